@@ -1,0 +1,74 @@
+# StudyLab operator. `make help` lists the targets.
+# The two commands a new user types (see README.md):
+#   make run    - build the local control plane if needed, start it, install the CRD, run the operator
+#   make test   - lint, typecheck, stale-CRD check, unit, integration and end-to-end tests
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+NODE_MODULES := node_modules/.package-lock.json
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: deps
+deps: $(NODE_MODULES) ## Install the npm dependencies (npm ci).
+
+.PHONY: testenv-build
+testenv-build: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok into ~/.cache/studylab (once).
+	hack/testenv/build.sh
+
+.PHONY: generate
+generate: deps ## Regenerate crds/ from src/api/.
+	npm run --silent generate
+
+.PHONY: build
+build: deps ## Compile TypeScript to dist/.
+	npm run --silent build
+
+.PHONY: lint
+lint: deps ## ESLint and Prettier.
+	npm run --silent lint
+
+.PHONY: verify
+verify: deps ## Lint, typecheck, and fail when the committed CRD is stale.
+	npm run --silent lint
+	npm run --silent typecheck
+	npm run --silent verify:generated
+
+.PHONY: test-unit
+test-unit: deps ## Unit tests (no cluster).
+	npm run --silent test:unit
+
+.PHONY: test-integration
+test-integration: deps testenv-build ## Integration tests against the local control plane (or STUDYLAB_KUBECONFIG).
+	npm run --silent test:integration
+
+.PHONY: test-e2e
+test-e2e: deps testenv-build ## End-to-end tests: the operator as a process against the full local plane.
+	npm run --silent test:e2e
+
+.PHONY: test
+test: verify test-unit test-integration test-e2e ## Everything CI runs.
+
+.PHONY: testenv-up
+testenv-up: deps testenv-build ## Start the local control plane in the background; prints what to export.
+	npx tsx hack/testenv/cli.ts up
+
+.PHONY: testenv-down
+testenv-down: deps ## Stop the local control plane started by testenv-up.
+	npx tsx hack/testenv/cli.ts down
+
+.PHONY: run
+run: deps testenv-build ## Run the operator against the local control plane (or KUBECONFIG with STUDYLAB_KUBECONFIG=...).
+	npx tsx hack/run.ts
+
+.PHONY: clean
+clean: ## Remove build output (not the binary cache).
+	rm -rf dist coverage
