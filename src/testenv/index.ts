@@ -1,0 +1,9 @@
+/** The local control plane for tests and `make run`: build once (hack/testenv/build.sh), start and stop from TypeScript. */
+export {
+  LocalControlPlane,
+  DEFAULT_STORAGE_CLASS,
+  FAKE_NODE_ANNOTATION,
+  serviceAccountKubeConfig,
+} from './control-plane.js';
+export type { LocalControlPlaneOptions } from './control-plane.js';
+export { readVersions, binaryPaths, requireBinaries, BinariesMissingError, cacheDir } from './versions.js';
