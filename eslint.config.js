@@ -29,6 +29,12 @@ export default tseslint.config(
     rules: {
       // chai's `expect(x).to.be.true` is an expression statement by design.
       '@typescript-eslint/no-unused-expressions': 'off',
+      // Tests poke at JSON as it comes back from the API server.
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
     },
   },
 );

@@ -1,0 +1,110 @@
+/**
+ * Deciding whether a child needs a server-side apply, from the cache alone.
+ *
+ * Why: an apply that changes nothing still costs a request, and "a reconcile
+ * of a converged lab sends no write at all" is a promise of this operator.
+ * Two checks together say when an apply is due:
+ *
+ * 1. The intent changed: a hash of the intent is stored in an annotation on
+ *    the child. A different hash means the spec asks for something else, which
+ *    includes fields we used to set and no longer do (only an apply removes
+ *    those, and only the hash sees an absence).
+ * 2. The child drifted: every field the intent sets must have the same value
+ *    on the live object. Fields the intent does not mention (defaults filled
+ *    in by the API server, fields of other managers) are ignored, so their
+ *    changes never trigger a write.
+ *
+ * Caveat: lists are compared element by element when both have the same
+ * length; a list another manager appended to counts as drift, and the apply
+ * that follows leaves their entries in place (server-side apply merges).
+ */
+import { createHash } from 'node:crypto';
+import { parseQuantity } from './quantity.js';
+
+export const INTENT_HASH_ANNOTATION = 'studylab.io/intent-hash';
+
+/** A stable hash of an intent: keys sorted, so property order never matters. */
+export function intentHash(intent: unknown): string {
+  return createHash('sha256').update(stableStringify(intent)).digest('hex').slice(0, 16);
+}
+
+/** Returns the intent with its hash annotation, ready to apply (the input is not modified). */
+export function withIntentHash<T extends { metadata?: { annotations?: Record<string, string> } }>(
+  intent: T,
+): T {
+  const hash = intentHash(intent);
+  return {
+    ...intent,
+    metadata: {
+      ...intent.metadata,
+      annotations: { ...intent.metadata?.annotations, [INTENT_HASH_ANNOTATION]: hash },
+    },
+  };
+}
+
+export interface ApplyDecision {
+  apply: boolean;
+  /** 'absent' | 'intent-changed' | 'drift' | 'in-sync' */
+  reason: 'absent' | 'intent-changed' | 'drift' | 'in-sync';
+  /** Paths of the fields whose live value differs from the intent (for logs and traces). */
+  drifted: string[];
+}
+
+/** Compares an intent carrying its hash annotation (see withIntentHash) with the live object from the cache. */
+export function decideApply(intent: object, live: object | undefined): ApplyDecision {
+  if (!live) return { apply: true, reason: 'absent', drifted: [] };
+  const wanted = annotationsOf(intent)[INTENT_HASH_ANNOTATION];
+  const drifted = driftedFields(intent, live);
+  if (annotationsOf(live)[INTENT_HASH_ANNOTATION] !== wanted) {
+    return { apply: true, reason: 'intent-changed', drifted };
+  }
+  return drifted.length > 0
+    ? { apply: true, reason: 'drift', drifted }
+    : { apply: false, reason: 'in-sync', drifted };
+}
+
+/** Paths where `live` does not carry what `intent` sets. */
+export function driftedFields(intent: unknown, live: unknown, path = ''): string[] {
+  if (Array.isArray(intent)) {
+    if (!Array.isArray(live) || live.length !== intent.length) return [path || '.'];
+    return intent.flatMap((item, i) => driftedFields(item, live[i], `${path}[${i}]`));
+  }
+  if (isObject(intent)) {
+    if (!isObject(live)) return [path || '.'];
+    return Object.entries(intent).flatMap(([k, v]) => driftedFields(v, live[k], path ? `${path}.${k}` : k));
+  }
+  return scalarsEqual(intent, live, path) ? [] : [path || '.'];
+}
+
+/**
+ * Quantities come back normalised (`0.5` cpu is stored as `500m`), so values
+ * under resource requests and limits compare as numbers, not strings.
+ */
+function scalarsEqual(a: unknown, b: unknown, path: string): boolean {
+  if (a === b) return true;
+  if (typeof a === 'string' && typeof b === 'string' && /(^|\.)(requests|limits|capacity)\./.test(path)) {
+    const qa = parseQuantity(a);
+    const qb = parseQuantity(b);
+    return qa !== undefined && qb !== undefined && qa === qb;
+  }
+  return false;
+}
+
+function annotationsOf(obj: object): Record<string, string> {
+  return (obj as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations ?? {};
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stableStringify(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  if (isObject(v)) {
+    const keys = Object.keys(v)
+      .filter((k) => v[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}

@@ -1,0 +1,76 @@
+import { expect } from 'chai';
+import {
+  decideApply,
+  driftedFields,
+  intentHash,
+  withIntentHash,
+  INTENT_HASH_ANNOTATION,
+} from '../../src/studylab/intent.js';
+
+describe('intent: when a child needs an apply', function () {
+  const intent = withIntentHash({
+    metadata: { name: 'web', labels: { a: '1' } },
+    spec: {
+      replicas: 2,
+      template: {
+        spec: { containers: [{ name: 'app', image: 'nginx:1.27', resources: { requests: { cpu: '0.5' } } }] },
+      },
+    },
+  });
+
+  it('hashes independently of key order', function () {
+    expect(intentHash({ a: 1, b: { c: 2, d: 3 } })).to.equal(intentHash({ b: { d: 3, c: 2 }, a: 1 }));
+    expect(intentHash({ a: 1 })).to.not.equal(intentHash({ a: 2 }));
+  });
+
+  it('does not modify its input when adding the hash', function () {
+    const input = { metadata: { name: 'x', annotations: { keep: 'me' } } };
+    const out = withIntentHash(input);
+    expect(input.metadata.annotations).to.deep.equal({ keep: 'me' });
+    expect(out.metadata.annotations.keep).to.equal('me');
+    expect(out.metadata.annotations[INTENT_HASH_ANNOTATION]).to.match(/^[0-9a-f]{16}$/);
+  });
+
+  it('applies when the child is absent', function () {
+    expect(decideApply(intent, undefined)).to.deep.equal({ apply: true, reason: 'absent', drifted: [] });
+  });
+
+  it('skips a live object that carries the intent plus server defaults and other managers\u2019 fields', function () {
+    const live = structuredClone(intent) as Record<string, any>;
+    live.metadata.uid = 'u1';
+    live.metadata.labels.other = 'tool';
+    live.metadata.annotations['deployment.kubernetes.io/revision'] = '3';
+    live.spec.template.spec.containers[0].imagePullPolicy = 'IfNotPresent';
+    live.spec.template.spec.containers[0].resources.requests.cpu = '500m'; // normalised by the API server
+    live.status = { readyReplicas: 2 };
+    expect(decideApply(intent, live)).to.deep.equal({ apply: false, reason: 'in-sync', drifted: [] });
+  });
+
+  it('applies when a field we set was changed by someone else, naming the field', function () {
+    const live = structuredClone(intent) as Record<string, any>;
+    live.spec.replicas = 5;
+    live.spec.template.spec.containers[0].image = 'nginx:latest';
+    const d = decideApply(intent, live);
+    expect(d.apply).to.be.true;
+    expect(d.reason).to.equal('drift');
+    expect(d.drifted).to.deep.equal(['spec.replicas', 'spec.template.spec.containers[0].image']);
+  });
+
+  it('applies when the intent changed even if no set field differs (a field was dropped from the spec)', function () {
+    const live = structuredClone(intent) as Record<string, any>;
+    live.metadata.annotations[INTENT_HASH_ANNOTATION] = 'stale';
+    expect(decideApply(intent, live)).to.include({ apply: true, reason: 'intent-changed' });
+  });
+
+  it('treats a list of another length as drift', function () {
+    expect(driftedFields({ a: [1, 2] }, { a: [1] })).to.deep.equal(['a']);
+    expect(driftedFields({ a: [] }, { a: [] })).to.deep.equal([]);
+  });
+
+  it('compares quantities only under requests, limits and capacity', function () {
+    expect(
+      driftedFields({ requests: { memory: '1Gi' } }, { requests: { memory: '1073741824' } }),
+    ).to.deep.equal([]);
+    expect(driftedFields({ env: { value: '1' } }, { env: { value: '1.0' } })).to.deep.equal(['env.value']);
+  });
+});
