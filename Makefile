@@ -67,7 +67,7 @@ testenv-down: deps ## Stop the local control plane started by testenv-up.
 
 .PHONY: run
 run: deps testenv-build ## Run the operator against the local control plane (or KUBECONFIG with STUDYLAB_KUBECONFIG=...).
-	npx tsx hack/run.ts
+	ARGS="$(ARGS)" npx tsx hack/run.ts
 
 .PHONY: clean
 clean: ## Remove build output (not the binary cache).

@@ -1,0 +1,34 @@
+/**
+ * `make run`: the operator against a real API server in one command.
+ * Starts the local control plane (or uses STUDYLAB_KUBECONFIG), installs the
+ * CRD, and runs the operator in the foreground. Ctrl-C stops both.
+ * Extra operator flags: `make run ARGS='--log-format=pretty --log-level=debug'`.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { LocalControlPlane, REPO_ROOT } from '../src/testenv/index.js';
+import { main } from '../src/main.js';
+
+const external = process.env.STUDYLAB_KUBECONFIG;
+const plane = external ? undefined : await LocalControlPlane.start({ log: (m) => console.error(`[testenv] ${m}`) });
+const kubeconfig = external ?? plane!.kubeconfigPath;
+
+try {
+  execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', join(REPO_ROOT, 'crds')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  console.error(`
+[run] The operator is starting. In another terminal:
+  export KUBECONFIG=${kubeconfig}
+  kubectl apply -f samples/01-clusterip.yaml
+  kubectl get slab -w
+[run] Ctrl-C stops the operator${plane ? ' and the local control plane' : ''}.
+`);
+  const args = (process.env.ARGS ?? '').split(/\s+/).filter(Boolean);
+  process.exitCode = await main(['--kubeconfig', kubeconfig, '--metrics-bind-address=127.0.0.1:8080', '--health-probe-bind-address=127.0.0.1:8081', ...args]);
+} finally {
+  await plane?.stop();
+}

@@ -1,0 +1,114 @@
+/**
+ * The operator's entry point: flags, wiring, signals. Everything else lives
+ * in src/runtime (the machinery) and src/studylab (what a lab means).
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { LeaderElectionLostError, Manager, createLogger, errorFields } from './runtime/index.js';
+import { setupStudyLabController } from './studylab/controller.js';
+
+/** Every flag with its default, in one place: `--help` prints this table. */
+export const FLAGS = {
+  kubeconfig: { type: 'string', default: '', help: 'kubeconfig file (default: $KUBECONFIG, then in-cluster)' },
+  'metrics-bind-address': { type: 'string', default: ':8080', help: "address of /metrics; '0' disables it" },
+  'health-probe-bind-address': { type: 'string', default: ':8081', help: "address of /healthz and /readyz; '0' disables it" },
+  'leader-elect': { type: 'boolean', default: false, help: 'elect a leader on a Lease, so several replicas can run' },
+  'leader-election-namespace': { type: 'string', default: '', help: 'namespace of the Lease (default: the pod namespace, or default)' },
+  'leader-election-id': { type: 'string', default: 'studylab-operator', help: 'name of the Lease' },
+  'lease-duration': { type: 'string', default: '15', help: 'seconds a standby waits before taking an unrenewed lease' },
+  'renew-deadline': { type: 'string', default: '10', help: 'seconds the leader keeps trying to renew before it stops acting' },
+  'retry-period': { type: 'string', default: '2', help: 'seconds between lease acquire and renew attempts' },
+  'max-concurrent-reconciles': { type: 'string', default: '4', help: 'labs reconciled in parallel' },
+  namespace: { type: 'string', default: '', help: 'only watch labs in this namespace (default: all)' },
+  'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info', help: 'error, warn, info or debug (env LOG_LEVEL)' },
+  'log-format': { type: 'string', default: 'json', help: 'json (one object per line) or pretty (for humans)' },
+  help: { type: 'boolean', default: false, help: 'print this help' },
+} as const;
+
+type Flags = { [K in keyof typeof FLAGS]: (typeof FLAGS)[K]['default'] extends boolean ? boolean : string };
+
+export function parseFlags(argv: string[]): Flags {
+  const options = Object.fromEntries(
+    Object.entries(FLAGS).map(([name, f]) => [name, { type: f.type, default: f.default }]),
+  ) as Parameters<typeof parseArgs>[0]['options'];
+  const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  return values as Flags;
+}
+
+function usage(): string {
+  const rows = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(28)} ${f.help} (default: ${JSON.stringify(f.default)})`);
+  return `usage: studylab-operator [flags]\n\n${rows.join('\n')}\n`;
+}
+
+function positiveNumber(flags: Flags, name: keyof Flags): number {
+  const n = Number(flags[name]);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(flags[name])}`);
+  return n;
+}
+
+function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let flags: Flags;
+  try {
+    flags = parseFlags(argv);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage()}`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const logger = createLogger({ level: flags['log-level'], format: flags['log-format'] === 'pretty' ? 'pretty' : 'json' });
+  try {
+    const podNamespace = process.env.POD_NAMESPACE;
+    const manager = new Manager({
+      kubeConfig: loadKubeConfig(flags.kubeconfig),
+      logger,
+      metricsBindAddress: flags['metrics-bind-address'],
+      healthProbeBindAddress: flags['health-probe-bind-address'],
+      namespace: flags.namespace || undefined,
+      leaderElection: flags['leader-elect']
+        ? {
+            namespace: flags['leader-election-namespace'] || podNamespace || 'default',
+            name: flags['leader-election-id'],
+            identity: `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`,
+            leaseDurationMs: positiveNumber(flags, 'lease-duration') * 1000,
+            renewDeadlineMs: positiveNumber(flags, 'renew-deadline') * 1000,
+            retryPeriodMs: positiveNumber(flags, 'retry-period') * 1000,
+          }
+        : false,
+    });
+    setupStudyLabController(manager, { maxConcurrentReconciles: positiveNumber(flags, 'max-concurrent-reconciles') });
+
+    const stop = new AbortController();
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        logger.info('shutting down', { signal });
+        stop.abort();
+      });
+    }
+    await manager.start(stop.signal);
+    logger.info('stopped');
+    return 0;
+  } catch (err) {
+    // Losing the lease means another replica may already act: exit at once so nothing acts twice.
+    const msg = err instanceof LeaderElectionLostError ? 'leader election lost' : 'operator failed';
+    logger.error(msg, errorFields(err));
+    return 1;
+  }
+}
+
+// Run when executed directly (node dist/src/main.js, tsx src/main.ts), not when imported by tests.
+// The entry point is the one place allowed to end the process: a failed start may leave sockets open.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exit(await main(process.argv.slice(2)));
+}

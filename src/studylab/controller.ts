@@ -1,0 +1,63 @@
+/**
+ * Wires the StudyLab reconciler into a manager: what it watches and how each
+ * event becomes a lab's key in the queue.
+ *
+ * - StudyLabs, only when their generation changes: status writes (ours) and
+ *   metadata edits do not ask for any work.
+ * - Deployments, Services, NetworkPolicies it controls: a child's event
+ *   enqueues its controller owner, which is how drift gets repaired.
+ * - PersistentVolumeClaims by label, not by owner: a retained claim has no
+ *   owner reference, and must still be watched.
+ */
+import type { StudyLab } from '../api/v1alpha1/index.js';
+import {
+  ControllerBuilder,
+  Deployments,
+  NetworkPolicies,
+  PersistentVolumeClaims,
+  Services,
+  generationChanged,
+  type Controller,
+  type KubeObject,
+  type Manager,
+  type Request,
+} from '../runtime/index.js';
+import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
+import { StudyLabReconciler } from './reconciler.js';
+import { StudyLabs } from './resources.js';
+
+export const CONTROLLER_NAME = 'studylab';
+
+export interface StudyLabControllerOptions {
+  maxConcurrentReconciles?: number;
+}
+
+export function setupStudyLabController(manager: Manager, options: StudyLabControllerOptions = {}): Controller {
+  const reconciler = new StudyLabReconciler({
+    client: manager.client,
+    events: manager.eventRecorder(`studylab.io/${CONTROLLER_NAME}-controller`),
+    caches: {
+      labs: manager.getStore<StudyLab>(StudyLabs),
+      deployments: manager.getStore(Deployments),
+      services: manager.getStore(Services),
+      networkPolicies: manager.getStore(NetworkPolicies),
+      claims: manager.getStore(PersistentVolumeClaims),
+    },
+  });
+  return new ControllerBuilder(manager, CONTROLLER_NAME)
+    .for(StudyLabs, { predicates: [generationChanged] })
+    .owns(Deployments)
+    .owns(Services)
+    .owns(NetworkPolicies)
+    .watches(PersistentVolumeClaims, labOfClaim)
+    .withOptions({ maxConcurrentReconciles: options.maxConcurrentReconciles ?? 4 })
+    .complete(reconciler);
+}
+
+/** A claim belongs to the lab named by its instance label, if we manage it. */
+function labOfClaim(claim: KubeObject): Request[] {
+  const labels = claim.metadata?.labels ?? {};
+  const instance = labels[INSTANCE_LABEL];
+  if (labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || !instance) return [];
+  return [{ namespace: claim.metadata?.namespace, name: instance }];
+}
