@@ -1,0 +1,36 @@
+/**
+ * Every permission the operator needs, and nothing more: the source of
+ * deploy/base/cluster-role.yaml and the leader-election Role
+ * (`make generate`; a check fails when they are stale). The end-to-end suite
+ * runs the operator with exactly these, and asserts it never gets a 403.
+ *
+ * Deliberately absent: any access to Secrets (env from a Secret is resolved
+ * by the kubelet, not by us), `delete` on PersistentVolumeClaims (a user's
+ * data is never removed by the operator: garbage collection removes a claim
+ * whose lab says Delete), and `get` on children (they are read from the cache).
+ */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+const WATCH = ['list', 'watch'];
+/** Server-side apply is a PATCH; creating through apply also needs `create`. */
+const APPLY = ['create', 'patch'];
+
+export const CLUSTER_RULES: readonly PolicyRule[] = [
+  { apiGroups: ['studylab.io'], resources: ['studylabs'], verbs: WATCH },
+  { apiGroups: ['studylab.io'], resources: ['studylabs/status'], verbs: ['patch'] },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: [...WATCH, ...APPLY, 'delete'] },
+  { apiGroups: [''], resources: ['services'], verbs: [...WATCH, ...APPLY, 'delete'] },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: [...WATCH, ...APPLY, 'delete'] },
+  { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: [...WATCH, ...APPLY] },
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
+  { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+/** In the operator's own namespace only. */
+export const LEADER_ELECTION_RULES: readonly PolicyRule[] = [
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+];
