@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# The StudyLab operator image: compiled JavaScript and production dependencies only, non-root.
+
+# --- build: compile TypeScript with the dev dependencies ---
+FROM node:22-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# --- deps: production dependencies only ---
+FROM node:22-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# --- runtime ---
+FROM gcr.io/distroless/nodejs22-debian12:nonroot
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+COPY package.json ./
+USER 65532:65532
+EXPOSE 8080 8081
+# distroless runs node as the entrypoint, so the operator is PID 1's only child of
+# interest: node receives SIGTERM directly and main.ts shuts down gracefully.
+CMD ["dist/src/main.js"]
