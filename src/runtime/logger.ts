@@ -1,0 +1,114 @@
+/** The structured logger: one JSON line per event with controller-runtime's keys (ts, level, msg, ...). */
+import { inspect } from 'node:util';
+import winston from 'winston';
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  /** winston (npm) level: error, warn, info, verbose, debug. @default 'info' */
+  readonly level?: string;
+  /** 'json' for machines (one object a line), 'pretty' for a human at a terminal. @default 'json' */
+  readonly format?: 'json' | 'pretty';
+  /** Where lines go. @default process.stdout */
+  readonly stream?: NodeJS.WritableStream;
+}
+
+export const LOGGER_DEFAULTS = { level: 'info', format: 'json' } as const;
+
+/** The keys every line starts with, in this order; the rest follow as given. */
+const LEADING_KEYS = ['ts', 'level', 'msg'] as const;
+const TRAILING_KEYS = ['error', 'cause', 'stack'] as const;
+
+/**
+ * Creates a logger. Use `logger.child({ controller, namespace, name, reconcileID })`
+ * for context and spread `errorFields(err)` into the metadata to log an error:
+ * `log.error('Reconciler error', { ...errorFields(err) })`.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const { format } = winston;
+  const stream = options.stream ?? process.stdout;
+  return winston.createLogger({
+    level: options.level ?? LOGGER_DEFAULTS.level,
+    // Formats on the logger, not the transport: every transport then sees the same fields.
+    format: format.combine(
+      format.errors({ stack: true }),
+      format.timestamp({ alias: 'ts' }),
+      controllerRuntimeKeys(),
+      (options.format ?? LOGGER_DEFAULTS.format) === 'pretty'
+        ? prettyLine()
+        : format.json({ deterministic: false }),
+    ),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+}
+
+/**
+ * The fields to log for an error. winston serialises an Error nested in
+ * metadata as `{}`, so its message, stack and cause chain are logged as strings.
+ */
+export function errorFields(err: unknown): { error: string; stack?: string; cause?: string } {
+  if (!(err instanceof Error)) return { error: typeof err === 'string' ? err : inspect(err) };
+  const fields: { error: string; stack?: string; cause?: string } = { error: err.message };
+  if (err.stack) fields.stack = err.stack;
+  const causes: string[] = [];
+  // Bounded, because a cause chain can be cyclic.
+  for (let c: unknown = err.cause; c !== undefined && causes.length < 10;) {
+    causes.push(c instanceof Error ? c.message : typeof c === 'string' ? c : inspect(c));
+    c = c instanceof Error ? c.cause : undefined;
+  }
+  if (causes.length > 0) fields.cause = causes.join(': ');
+  return fields;
+}
+
+type Info = winston.Logform.TransformableInfo & Record<string | symbol, unknown>;
+
+/**
+ * Renames winston's `message` to `msg`, keeps the timestamp only as `ts`, puts
+ * ts/level/msg first, and turns Error values in metadata into strings.
+ */
+const controllerRuntimeKeys = winston.format((info) => {
+  const { timestamp: _timestamp, ts, level, message, ...rest } = info as Info;
+  const out: Record<string | symbol, unknown> = { ts, level, msg: message };
+  for (const [key, value] of Object.entries(rest)) {
+    if (value instanceof Error) {
+      if (key === 'error') Object.assign(out, errorFields(value));
+      else out[key] = value.message;
+    } else {
+      out[key] = value;
+    }
+  }
+  // `log.error(err)`: errors() made the Error's message the msg; say it is an error too.
+
+  if (out.error === undefined && typeof out.stack === 'string') out.error = message;
+  // The long fields last, so a line reads well even when cut off.
+  for (const key of TRAILING_KEYS) {
+    if (key in out) {
+      const value = out[key];
+      delete out[key];
+      out[key] = value;
+    }
+  }
+  // winston keeps the level and the formatted line under symbols; they must survive the copy.
+  for (const sym of Object.getOwnPropertySymbols(info)) out[sym] = (info as Info)[sym];
+  return out as Info;
+});
+
+/**
+ * One line a record: `2026-01-01T10:00:00.000Z ERROR Reconciler error  controller=studylab  error=boom`.
+ * Stacks are left out to keep it one line; the JSON format has them.
+ */
+const prettyLine = winston.format((info) => {
+  const record = info as Info;
+  const rest = Object.entries(record)
+    .filter(([key]) => !(LEADING_KEYS as readonly string[]).includes(key) && key !== 'stack')
+    .map(([key, value]) => `${key}=${formatValue(value)}`);
+  const head = `${String(record.ts)} ${String(record.level).toUpperCase().padEnd(5)} ${String(record.msg)}`;
+  record[Symbol.for('message')] = [head, ...rest].join('  ');
+  return record;
+});
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'string') return /[\s"=]/.test(value) || value === '' ? JSON.stringify(value) : value;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return JSON.stringify(value) ?? inspect(value);
+}
