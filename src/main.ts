@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LeaderElectionLostError, Manager, createLogger, errorFields } from './runtime/index.js';
 import { setupStudyLabController } from './studylab/controller.js';
@@ -32,7 +32,7 @@ type Flags = { [K in keyof typeof FLAGS]: (typeof FLAGS)[K]['default'] extends b
 export function parseFlags(argv: string[]): Flags {
   const options = Object.fromEntries(
     Object.entries(FLAGS).map(([name, f]) => [name, { type: f.type, default: f.default }]),
-  ) as Parameters<typeof parseArgs>[0]['options'];
+  ) as NonNullable<ParseArgsConfig['options']>;
   const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
   return values as Flags;
 }
