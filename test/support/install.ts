@@ -1,0 +1,45 @@
+/**
+ * Installs what `kubectl apply -k deploy/` installs, minus the operator's own
+ * Deployment (its image cannot be built here): the suites then run the
+ * operator as a local process with the shipped ServiceAccount's token, so
+ * they prove the shipped RBAC is enough.
+ */
+import { execFileSync } from 'node:child_process';
+import { parseAllDocuments, stringify } from 'yaml';
+import { REPO_ROOT } from '../../src/testenv/index.js';
+import { cluster, type Cluster } from './cluster.js';
+
+export const OPERATOR_NAMESPACE = 'studylab-system';
+export const OPERATOR_SERVICE_ACCOUNT = 'studylab-operator';
+
+export function kubectl(c: Pick<Cluster, 'kubeconfigPath'>, args: string[], input?: string): string {
+  return execFileSync('kubectl', ['--kubeconfig', c.kubeconfigPath, ...args], {
+    encoding: 'utf8',
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** The rendered deploy/ kustomization, as objects. */
+export function renderDeploy(c: Pick<Cluster, 'kubeconfigPath'>): Record<string, any>[] {
+  const rendered = kubectl(c, ['kustomize', `${REPO_ROOT}/deploy`]);
+  return parseAllDocuments(rendered).map((d) => d.toJSON() as Record<string, any>);
+}
+
+let installed: Promise<{ kubeconfig: string }> | undefined;
+
+/**
+ * Applies deploy/ without the operator Deployment (once per run) and returns a
+ * kubeconfig for the operator's ServiceAccount.
+ */
+export function installOperatorPrerequisites(): Promise<{ kubeconfig: string }> {
+  installed ??= (async () => {
+    const c = await cluster();
+    const objects = renderDeploy(c).filter((o) => !(o.kind === 'Deployment' && o.metadata?.name === 'studylab-operator'));
+    kubectl(c, ['apply', '--server-side', '--force-conflicts', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
+    kubectl(c, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io']);
+    const sa = await c.serviceAccountKubeConfig(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT);
+    return { kubeconfig: sa.path };
+  })();
+  return installed;
+}

@@ -1,0 +1,141 @@
+/**
+ * The operator as a separate process, the way it runs in production: for
+ * end-to-end, reliability and benchmark suites. Logs are parsed as JSON
+ * lines; metrics and probes are read over HTTP.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../src/testenv/index.js';
+import { eventually } from './cluster.js';
+
+export interface OperatorProcess {
+  readonly pid: number;
+  readonly metricsUrl: string;
+  readonly probesUrl: string;
+  /** Every JSON log line so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Prometheus text from /metrics. */
+  metrics(): Promise<string>;
+  /** A metric's value summed over the series whose labels include `labels`. */
+  metricValue(name: string, labels?: Record<string, string>): Promise<number>;
+  /** Resolves once /readyz says ok (caches synced). */
+  waitReady(timeoutMs?: number): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  readonly exited: Promise<number | null>;
+}
+
+export interface StartOperatorOptions {
+  kubeconfig: string;
+  args?: string[];
+  /** Mirror the operator's log lines to stderr (STUDYLAB_OPERATOR_LOGS=1 does the same). */
+  echo?: boolean;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+export async function startOperator(options: StartOperatorOptions): Promise<OperatorProcess> {
+  const metricsPort = await freePort();
+  const probesPort = await freePort();
+  const echo = options.echo ?? Boolean(process.env.STUDYLAB_OPERATOR_LOGS);
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(REPO_ROOT, 'src', 'main.ts'),
+      `--kubeconfig=${options.kubeconfig}`,
+      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+      `--health-probe-bind-address=127.0.0.1:${probesPort}`,
+      ...(options.args ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } },
+  );
+  running.add(child);
+  const logs: Record<string, unknown>[] = [];
+  let buffered = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (echo) process.stderr.write(`[operator ${child.pid}] ${line}\n`);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: line, unparsed: true });
+      }
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    if (echo) process.stderr.write(`[operator ${child.pid} stderr] ${chunk}`);
+    logs.push({ msg: chunk, stderr: true });
+  });
+  const exited = once(child, 'exit').then(([code]) => {
+    running.delete(child);
+    return code as number | null;
+  });
+
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const probesUrl = `http://127.0.0.1:${probesPort}`;
+  const metrics = async (): Promise<string> => (await fetch(metricsUrl)).text();
+  return {
+    pid: child.pid!,
+    metricsUrl,
+    probesUrl,
+    logs,
+    exited,
+    metrics,
+    async metricValue(name, labels = {}) {
+      return sumMetric(await metrics(), name, labels);
+    },
+    async waitReady(timeoutMs = 60_000) {
+      await eventually(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}: ${tail(logs)}`);
+          const res = await fetch(`${probesUrl}/readyz`);
+          if (res.status !== 200) throw new Error(`readyz ${res.status}`);
+        },
+        { timeoutMs },
+      );
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Sums every series of `name` whose labels include `labels` in Prometheus text format. */
+export function sumMetric(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const seriesLabels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => seriesLabels[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+function tail(logs: Record<string, unknown>[]): string {
+  return logs
+    .slice(-10)
+    .map((l) => JSON.stringify(l))
+    .join('\n');
+}
