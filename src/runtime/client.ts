@@ -1,0 +1,634 @@
+/** The REST client: JSON over node:https with a keep-alive agent, every request counted and timed. */
+import http from 'node:http';
+import https from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Metrics } from './metrics.js';
+import { apiVersionOf, resourcePath, type KubeObject, type ResourceType } from './resources.js';
+
+/**
+ * The API server answered with an error status. `reason` and `message` come
+ * from the Status object in the body (NotFound, AlreadyExists, Conflict, Gone,
+ * Expired, Invalid, Forbidden, ...), so callers branch on the reason, not on text.
+ */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  /** HTTP status code (the Status object's `code` for watch ERROR events). */
+  readonly status: number;
+  /** The Status object's machine-readable reason, or one derived from the status code. */
+  readonly reason: string;
+  /** The parsed response body (usually a metav1.Status), or its text when it was not JSON. */
+  readonly body: unknown;
+  readonly method: string;
+  readonly path: string;
+
+  constructor(
+    message: string,
+    details: { status: number; reason: string; body: unknown; method: string; path: string },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.status = details.status;
+    this.reason = details.reason;
+    this.body = details.body;
+    this.method = details.method;
+    this.path = details.path;
+  }
+}
+
+/** The request never got an HTTP answer: connection refused or reset, TLS failure, client timeout. */
+export class RequestError extends Error {
+  override readonly name = 'RequestError';
+  constructor(
+    message: string,
+    readonly method: string,
+    readonly path: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export function isNotFound(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 404;
+}
+export function isConflict(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 409 && e.reason !== 'AlreadyExists';
+}
+export function isAlreadyExists(e: unknown): boolean {
+  return e instanceof ApiError && e.reason === 'AlreadyExists';
+}
+/** The resourceVersion asked for is older than etcd keeps: relist. Servers say 410 Gone or reason Expired. */
+export function isGone(e: unknown): boolean {
+  return e instanceof ApiError && (e.status === 410 || e.reason === 'Expired' || e.reason === 'Gone');
+}
+export function isInvalid(e: unknown): boolean {
+  return e instanceof ApiError && (e.status === 422 || e.reason === 'Invalid');
+}
+export function isForbidden(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 403;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+export interface WatchEvent<T> {
+  type: WatchEventType;
+  /** The object; for BOOKMARK only apiVersion, kind and metadata.resourceVersion are set. */
+  object: T;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  /** The collection's resourceVersion: where a watch continues from. */
+  resourceVersion: string;
+  /** Set when the server has more pages (the list was made with `limit`). */
+  continue?: string;
+}
+
+export interface ClientOptions {
+  /** Where requests are counted and timed. @default none */
+  readonly metrics?: Metrics;
+  /** @default CLIENT_DEFAULTS.userAgent */
+  readonly userAgent?: string;
+  /** Timeout of one non-watch request, whole body included. @default CLIENT_DEFAULTS.timeoutMs */
+  readonly timeoutMs?: number;
+}
+
+export const CLIENT_DEFAULTS = { userAgent: 'node-controller-runtime', timeoutMs: 30_000 } as const;
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  /** '0' lets the API server answer from its watch cache. */
+  resourceVersion?: string;
+  /** Aborts the request (rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+export interface WatchOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Start after this version (usually the one a list returned). */
+  resourceVersion: string;
+  allowWatchBookmarks?: boolean;
+  /** The server ends the watch after this long (it resolves then). */
+  timeoutSeconds?: number;
+  signal: AbortSignal;
+}
+
+export interface ApplyOptions {
+  fieldManager: string;
+  /** Take ownership of fields another manager owns instead of failing with 409 Conflict. */
+  force?: boolean;
+  dryRun?: boolean;
+  subresource?: 'status';
+}
+
+export type PatchType = 'merge' | 'json' | 'strategic';
+
+const PATCH_CONTENT_TYPES: Record<PatchType | 'apply', string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  // JSON is valid YAML, so the body stays JSON.
+  apply: 'application/apply-patch+yaml',
+};
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+interface RequestSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Query;
+  body?: unknown;
+  contentType?: string;
+  /** Aborting destroys the request (and its socket). */
+  signal?: AbortSignal;
+}
+
+/** Where and how to connect, resolved from the KubeConfig. */
+interface Connection {
+  server: URL;
+  transport: typeof https | typeof http;
+  agent: http.Agent;
+}
+
+/**
+ * A small Kubernetes REST client. It exists (instead of the generated
+ * client-node APIs) so every request is counted in rest_client_requests_total,
+ * server-side apply is one call, and watches are streams we control: bookmarks,
+ * timeouts and aborts, with errors that never disappear.
+ *
+ * Requests are not retried here: the caller (a work queue, an informer) owns
+ * retries and backoff.
+ */
+export class Client {
+  private readonly kubeConfig: KubeConfig;
+  private readonly metrics: Metrics | undefined;
+  private readonly userAgent: string;
+  private readonly timeoutMs: number;
+  private connection: Connection | undefined;
+
+  constructor(kubeConfig: KubeConfig, options: ClientOptions = {}) {
+    this.kubeConfig = kubeConfig;
+    this.metrics = options.metrics;
+    this.userAgent = options.userAgent ?? CLIENT_DEFAULTS.userAgent;
+    this.timeoutMs = options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs;
+  }
+
+  /** The object, or undefined when it does not exist. */
+  async get<T extends KubeObject>(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined> {
+    try {
+      return (await this.request({
+        method: 'GET',
+        path: resourcePath(t, namespaceOf(t, namespace), name),
+      })) as T;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** One page of a collection (all of it without `limit`). Items get apiVersion and kind filled in. */
+  async list<T extends KubeObject>(t: ResourceType, opts: ListOptions = {}): Promise<ListResult<T>> {
+    const body = (await this.request({
+      method: 'GET',
+      path: resourcePath(t, namespaceOf(t, opts.namespace)),
+      query: {
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+        limit: opts.limit,
+        continue: opts.continue,
+        resourceVersion: opts.resourceVersion,
+      },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    })) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
+    // A list's items carry no TypeMeta; watch events do. Make both look the same.
+    const typeMeta = { apiVersion: apiVersionOf(t), kind: t.kind };
+    const result: ListResult<T> = {
+      items: (body.items ?? []).map((item) => ({ ...typeMeta, ...item })),
+      resourceVersion: body.metadata?.resourceVersion ?? '',
+    };
+    if (body.metadata?.continue) result.continue = body.metadata.continue;
+    return result;
+  }
+
+  /**
+   * Opens a watch and delivers its events in order, awaiting `onEvent` for
+   * each, so a slow consumer slows the read instead of buffering without bound.
+   *
+   * Resolves when the server ends the stream (timeoutSeconds elapsed, or it
+   * closed it). Rejects with an ApiError when the server refuses the watch or
+   * sends an ERROR event (410 Gone: `isGone(err)`), with a RequestError when
+   * the connection fails, with what `onEvent` threw, and with `signal.reason`
+   * when the signal aborts (the socket is destroyed, not returned to the pool).
+   */
+  async watch<T extends KubeObject>(
+    t: ResourceType,
+    opts: WatchOptions,
+    onEvent: (e: WatchEvent<T>) => void | Promise<void>,
+  ): Promise<void> {
+    const path = resourcePath(t, namespaceOf(t, opts.namespace));
+    const query: Query = {
+      watch: true,
+      resourceVersion: opts.resourceVersion,
+      allowWatchBookmarks: opts.allowWatchBookmarks,
+      timeoutSeconds: opts.timeoutSeconds,
+      labelSelector: opts.labelSelector,
+      fieldSelector: opts.fieldSelector,
+    };
+    const res = await this.open({ method: 'GET', path, query, signal: opts.signal }, 'watch');
+    try {
+      for await (const line of lines(res)) {
+        const event = parseWatchLine<T>(line, path);
+        if (event.type === 'ERROR') throw watchError(event.object, path);
+        await onEvent(event);
+      }
+    } catch (err) {
+      if (opts.signal.aborted) throw abortReason(opts.signal);
+      throw err instanceof ApiError || !isSocketError(err)
+        ? err
+        : new RequestError(`GET ${path}: watch stream failed: ${messageOf(err)}`, 'GET', path, {
+            cause: err,
+          });
+    } finally {
+      // Ends the request on every exit, including an error thrown by onEvent, so no socket is left behind.
+      res.destroy();
+    }
+    if (opts.signal.aborted) throw abortReason(opts.signal);
+  }
+
+  /** Server-side apply of a full intent object; returns the object as the server stored it. */
+  async apply<T extends KubeObject>(t: ResourceType, obj: T, opts: ApplyOptions): Promise<T> {
+    const { namespace, name } = nameOf(t, obj);
+    const body = { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(t), kind: obj.kind ?? t.kind };
+    return (await this.request({
+      method: 'PATCH',
+      path: resourcePath(t, namespace, name, opts.subresource),
+      query: {
+        fieldManager: opts.fieldManager,
+        force: opts.force ? true : undefined,
+        dryRun: dryRun(opts.dryRun),
+      },
+      body,
+      contentType: PATCH_CONTENT_TYPES.apply,
+    })) as T;
+  }
+
+  async create<T extends KubeObject>(
+    t: ResourceType,
+    obj: T,
+    opts: { fieldManager?: string; dryRun?: boolean } = {},
+  ): Promise<T> {
+    const namespace = t.namespaced ? obj.metadata?.namespace : undefined;
+    if (t.namespaced && !namespace) throw new TypeError(`create ${t.kind}: metadata.namespace is required`);
+    return (await this.request({
+      method: 'POST',
+      path: resourcePath(t, namespace),
+      query: { fieldManager: opts.fieldManager, dryRun: dryRun(opts.dryRun) },
+      body: { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(t), kind: obj.kind ?? t.kind },
+    })) as T;
+  }
+
+  /** PUT: fails with 409 Conflict when metadata.resourceVersion is set and no longer current. */
+  async replace<T extends KubeObject>(
+    t: ResourceType,
+    obj: T,
+    opts: { fieldManager?: string; subresource?: 'status' } = {},
+  ): Promise<T> {
+    const { namespace, name } = nameOf(t, obj);
+    return (await this.request({
+      method: 'PUT',
+      path: resourcePath(t, namespace, name, opts.subresource),
+      query: { fieldManager: opts.fieldManager },
+      body: { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(t), kind: obj.kind ?? t.kind },
+    })) as T;
+  }
+
+  async patch<T extends KubeObject>(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    opts: { type: PatchType; fieldManager?: string; subresource?: 'status' },
+  ): Promise<T> {
+    return (await this.request({
+      method: 'PATCH',
+      path: resourcePath(t, namespaceOf(t, namespace), name, opts.subresource),
+      query: { fieldManager: opts.fieldManager },
+      body: patch,
+      contentType: PATCH_CONTENT_TYPES[opts.type],
+    })) as T;
+  }
+
+  /** True when deleted (or deletion started, with finalizers), false when it did not exist. */
+  async delete(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts: {
+      propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+      preconditions?: { uid?: string; resourceVersion?: string };
+    } = {},
+  ): Promise<boolean> {
+    try {
+      await this.request({
+        method: 'DELETE',
+        path: resourcePath(t, namespaceOf(t, namespace), name),
+        body: { apiVersion: 'v1', kind: 'DeleteOptions', ...opts },
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** One request/response with a JSON body either way; the timeout covers reading the body. */
+  private async request(spec: RequestSpec): Promise<unknown> {
+    // One controller for both the client timeout and the caller's signal. (AbortSignal.any would
+    // do, but on Node 20 it keeps every combined signal alive as long as a long-lived caller signal.)
+    const ac = new AbortController();
+    const timer = setTimeout(
+      () => ac.abort(new Error(`no answer within ${this.timeoutMs} ms`)),
+      this.timeoutMs,
+    );
+    const onCallerAbort = (): void => ac.abort(spec.signal?.reason);
+    if (spec.signal?.aborted) onCallerAbort();
+    spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const started = performance.now();
+    try {
+      const res = await this.open({ ...spec, signal: ac.signal }, 'request');
+      const text = await readBody(res);
+      return text ? JSON.parse(text) : undefined;
+    } catch (err) {
+      if (ac.signal.aborted && !spec.signal?.aborted && !(err instanceof ApiError)) {
+        const message = `${spec.method} ${spec.path}: no answer within ${this.timeoutMs} ms`;
+        throw new RequestError(message, spec.method, spec.path, { cause: err });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      spec.signal?.removeEventListener('abort', onCallerAbort);
+      this.observeDuration(spec.method, performance.now() - started);
+    }
+  }
+
+  /**
+   * Sends a request and resolves with the response once its headers arrived
+   * and its status is 2xx; otherwise rejects with an ApiError built from the
+   * Status body. Counts the request, and times it when it is a watch (a plain
+   * request is timed by `request` once its body has been read).
+   */
+  private async open(spec: RequestSpec, kind: 'request' | 'watch'): Promise<http.IncomingMessage> {
+    const { method, path } = spec;
+    const connection = await this.connect();
+    const options: https.RequestOptions = {};
+    // Re-resolved per request: bearer tokens from exec plugins and token files rotate.
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    const url = new URL(connection.server.href);
+    url.pathname = joinPath(connection.server.pathname, path);
+    for (const [k, v] of Object.entries(spec.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+
+    const headers: http.OutgoingHttpHeaders = { ...credentialHeaders(options.headers) };
+    headers.Accept = 'application/json';
+    headers['User-Agent'] = this.userAgent;
+    const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    if (payload !== undefined) {
+      headers['Content-Type'] = spec.contentType ?? 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(payload);
+    }
+
+    const started = performance.now();
+    const host = url.host;
+    return new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = connection.transport.request(url, {
+        method,
+        headers,
+        agent: connection.agent,
+        ...(options.auth ? { auth: options.auth } : {}),
+      });
+      const onAbort = (): void => {
+        // Destroying the request closes the socket: a half-read stream must never go back to the pool.
+        if (spec.signal) req.destroy(abortReason(spec.signal));
+      };
+      const signal = spec.signal;
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      req.on('error', (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        this.count('<error>', method, host);
+        if (kind === 'watch') this.observeDuration(method, performance.now() - started);
+        reject(
+          signal?.aborted
+            ? abortReason(signal)
+            : new RequestError(`${method} ${path}: ${messageOf(err)}`, method, path, { cause: err }),
+        );
+      });
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        this.count(String(status), method, host);
+        if (kind === 'watch') this.observeDuration(method, performance.now() - started);
+        // The listener stays while the body streams, so an abort also ends a watch in progress.
+        res.once('close', () => signal?.removeEventListener('abort', onAbort));
+        if (status >= 200 && status < 300) {
+          resolve(res);
+          return;
+        }
+        readBody(res).then(
+          (text) => reject(apiErrorFrom(status, text, method, path)),
+          (err: unknown) => reject(apiErrorFrom(status, '', method, path, err)),
+        );
+      });
+      req.end(payload);
+    });
+  }
+
+  /** The server URL and a keep-alive agent, built once from the KubeConfig's TLS material. */
+  private async connect(): Promise<Connection> {
+    if (this.connection) return this.connection;
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) throw new TypeError('KubeConfig has no current cluster');
+    const server = new URL(cluster.server);
+    const tls: https.RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(tls);
+    let agent: http.Agent;
+    if (cluster.proxyUrl) {
+      // client-node builds the proxy agent; we only lose keep-alive tuning there.
+      agent = tls.agent as http.Agent;
+    } else if (server.protocol === 'http:') {
+      agent = new http.Agent({ keepAlive: true });
+    } else {
+      agent = new https.Agent({
+        keepAlive: true,
+        ...(tls.ca ? { ca: tls.ca } : {}),
+        ...(tls.cert ? { cert: tls.cert } : {}),
+        ...(tls.key ? { key: tls.key } : {}),
+        ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+        ...(tls.servername ? { servername: tls.servername } : {}),
+      });
+    }
+    this.connection = { server, transport: server.protocol === 'http:' ? http : https, agent };
+    return this.connection;
+  }
+
+  private count(code: string, method: string, host: string): void {
+    this.metrics?.restClientRequests.inc({ code, method, host });
+  }
+
+  private observeDuration(method: string, ms: number): void {
+    const host = this.connection?.server.host;
+    if (host !== undefined)
+      this.metrics?.restClientRequestDuration.observe({ verb: method, host }, ms / 1000);
+  }
+}
+
+/** Splits a stream into lines as they arrive; the last line may lack its newline. */
+async function* lines(stream: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let buffered = '';
+  for await (const chunk of stream) {
+    buffered += decoder.write(chunk);
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      if (line) yield line;
+    }
+  }
+  const rest = (buffered + decoder.end()).trim();
+  if (rest) yield rest;
+}
+
+function parseWatchLine<T>(line: string, path: string): WatchEvent<T> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (err) {
+    throw new RequestError(
+      `GET ${path}: watch sent a line that is not JSON: ${line.slice(0, 200)}`,
+      'GET',
+      path,
+      {
+        cause: err,
+      },
+    );
+  }
+  const event = parsed as Partial<WatchEvent<T>>;
+  if (typeof event.type !== 'string' || typeof event.object !== 'object' || event.object === null) {
+    throw new RequestError(`GET ${path}: watch sent an event without type or object`, 'GET', path);
+  }
+  return event as WatchEvent<T>;
+}
+
+/** A watch ERROR event carries a Status; 410 means the resourceVersion is too old. */
+function watchError(status: unknown, path: string): ApiError {
+  const s = (status ?? {}) as { code?: number; reason?: string; message?: string };
+  const code = s.code ?? 500;
+  const reason = s.reason ?? reasonFor(code);
+  return new ApiError(`GET ${path} (watch): ${code} ${reason}: ${s.message ?? 'error event'}`, {
+    status: code,
+    reason,
+    body: status,
+    method: 'GET',
+    path,
+  });
+}
+
+function apiErrorFrom(status: number, text: string, method: string, path: string, cause?: unknown): ApiError {
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not JSON (a proxy's HTML page, say): keep the text as the body.
+  }
+  const s = (typeof body === 'object' && body !== null ? body : {}) as { reason?: string; message?: string };
+  const reason = s.reason || reasonFor(status);
+  const message = s.message ?? (typeof body === 'string' ? body.slice(0, 200) : '');
+  return new ApiError(
+    `${method} ${path}: ${status} ${reason}${message ? `: ${message}` : ''}`,
+    { status, reason, body, method, path },
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** metav1.StatusReason for a status code, for answers without a Status body. */
+function reasonFor(status: number): string {
+  const reasons: Record<number, string> = {
+    400: 'BadRequest',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'NotFound',
+    405: 'MethodNotAllowed',
+    406: 'NotAcceptable',
+    409: 'Conflict',
+    410: 'Gone',
+    413: 'RequestEntityTooLarge',
+    415: 'UnsupportedMediaType',
+    422: 'Invalid',
+    429: 'TooManyRequests',
+    500: 'InternalError',
+    503: 'ServiceUnavailable',
+    504: 'Timeout',
+  };
+  return reasons[status] ?? 'Unknown';
+}
+
+async function readBody(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function namespaceOf(t: ResourceType, namespace: string | undefined): string | undefined {
+  return t.namespaced && namespace ? namespace : undefined;
+}
+
+function nameOf(t: ResourceType, obj: KubeObject): { namespace: string | undefined; name: string } {
+  const name = obj.metadata?.name;
+  if (!name) throw new TypeError(`${t.kind}: metadata.name is required`);
+  const namespace = t.namespaced ? obj.metadata?.namespace : undefined;
+  if (t.namespaced && !namespace) throw new TypeError(`${t.kind} ${name}: metadata.namespace is required`);
+  return { namespace, name };
+}
+
+function dryRun(on: boolean | undefined): string | undefined {
+  return on ? 'All' : undefined;
+}
+
+function joinPath(prefix: string, path: string): string {
+  return prefix.replace(/\/+$/, '') + path;
+}
+
+function isSocketError(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && typeof err.code === 'string';
+}
+
+/** The headers client-node resolved (Authorization, mostly), as a plain header object. */
+function credentialHeaders(h: https.RequestOptions['headers']): http.OutgoingHttpHeaders {
+  if (!h) return {};
+  if (!Array.isArray(h)) return h as http.OutgoingHttpHeaders;
+  // The raw form: [name, value, name, value, ...].
+  const out: http.OutgoingHttpHeaders = {};
+  for (let i = 0; i + 1 < h.length; i += 2) out[String(h[i])] = String(h[i + 1]);
+  return out;
+}
+
+/** Why a signal aborted, as an Error (AbortError by default, TimeoutError for AbortSignal.timeout). */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error(`aborted: ${String(reason)}`, { cause: reason });
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
