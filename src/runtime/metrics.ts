@@ -176,7 +176,7 @@ export class Metrics {
 
     this.informerRelists = new Counter({
       name: 'informer_relists_total',
-      help: 'Number of full lists an informer made (the first one and every relist after 410 Gone or an error).',
+      help: 'Number of times an informer listed again after its first list (watch 410 Gone, or a failed list retried).',
       labelNames: ['kind'],
       registers,
     });
