@@ -1,0 +1,445 @@
+/** The informer against a real API server: a cache that matches the server through bursts, 410s, silence and restarts. */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { expect } from 'chai';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Client, isGone } from '../../src/runtime/client.js';
+import { Informer, type InformerOptions } from '../../src/runtime/informer.js';
+import { createLogger, type Logger } from '../../src/runtime/logger.js';
+import { Metrics } from '../../src/runtime/metrics.js';
+import { ConfigMaps, Namespaces, type KubeObject } from '../../src/runtime/resources.js';
+import { LocalControlPlane } from '../../src/testenv/index.js';
+import { cluster, eventually, testNamespace } from '../support/cluster.js';
+
+interface ConfigMap extends KubeObject {
+  data?: Record<string, string>;
+}
+
+/** eventually() for a synchronous check. */
+const until = (check: () => void, timeoutMs = 30_000): Promise<void> =>
+  eventually(() => Promise.resolve().then(check), { timeoutMs });
+
+function configMap(
+  namespace: string,
+  name: string,
+  data: Record<string, string> = {},
+  labels?: Record<string, string>,
+) {
+  return { metadata: { namespace, name, ...(labels ? { labels } : {}) }, data };
+}
+
+/** A logger whose JSON lines the test can read. */
+function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', stream }), lines };
+}
+
+/**
+ * What the handlers were told, replayed into a map (name -> resourceVersion):
+ * if it equals the server, no add, update or delete was lost.
+ */
+class HandlerMirror {
+  readonly state = new Map<string, string>();
+  readonly log: string[] = [];
+  readonly handler = {
+    onAdd: (obj: KubeObject) => {
+      this.log.push(`add ${name(obj)}`);
+      this.state.set(name(obj), rv(obj));
+    },
+    onUpdate: (oldObj: KubeObject, newObj: KubeObject) => {
+      this.log.push(`update ${name(newObj)} ${rv(oldObj)}->${rv(newObj)}`);
+      this.state.set(name(newObj), rv(newObj));
+    },
+    onDelete: (obj: KubeObject) => {
+      this.log.push(`delete ${name(obj)}`);
+      this.state.delete(name(obj));
+    },
+  };
+}
+
+const name = (o: KubeObject): string => o.metadata?.name ?? '';
+const rv = (o: KubeObject): string => o.metadata?.resourceVersion ?? '';
+
+/** The server's state, fetched now: name -> resourceVersion. */
+async function serverState(
+  client: Client,
+  namespace: string,
+  labelSelector?: string,
+): Promise<Map<string, string>> {
+  const list = await client.list(ConfigMaps, { namespace, ...(labelSelector ? { labelSelector } : {}) });
+  return new Map(list.items.map((o) => [name(o), rv(o)]));
+}
+
+function cacheState(informer: Informer): Map<string, string> {
+  return new Map(informer.store.list().map((o) => [name(o), rv(o)]));
+}
+
+/** Waits until both the cache and what the handlers saw equal a fresh list from the server. */
+async function expectConverged(
+  client: Client,
+  informer: Informer,
+  mirror: HandlerMirror,
+  namespace: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  await eventually(
+    async () => {
+      const server = await serverState(client, namespace);
+      expect(cacheState(informer), 'cache vs server').to.deep.equal(server);
+      expect(mirror.state, 'handlers vs server').to.deep.equal(server);
+    },
+    { timeoutMs },
+  );
+}
+
+async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
+}
+
+async function counterValue(
+  metric: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> },
+  labels: Record<string, string>,
+): Promise<number> {
+  const { values } = await metric.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+describe('Informer (integration)', function () {
+  this.timeout(90_000);
+  let client: Client;
+  const stops: AbortController[] = [];
+
+  /** A started informer, stopped after the test. */
+  function startInformer(
+    c: Client,
+    options: InformerOptions<ConfigMap>,
+    deps: { logger?: Logger; metrics?: Metrics } = {},
+  ): { informer: Informer<ConfigMap>; mirror: HandlerMirror } {
+    const informer = new Informer<ConfigMap>(c, ConfigMaps, options, {
+      logger: deps.logger ?? capturingLogger().logger,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    });
+    const mirror = new HandlerMirror();
+    informer.addEventHandler(mirror.handler);
+    const stop = new AbortController();
+    stops.push(stop);
+    informer.start(stop.signal);
+    return { informer, mirror };
+  }
+
+  before(async function () {
+    this.timeout(180_000); // the first suite to ask starts the shared plane
+    client = new Client((await cluster()).kubeConfig);
+  });
+
+  afterEach(function () {
+    for (const stop of stops.splice(0)) stop.abort();
+  });
+
+  it('keeps the cache equal to the server through a burst of 200 creates, updates and deletes', async function () {
+    const ns = await testNamespace('informer-burst');
+    const { informer, mirror } = startInformer(client, { namespace: ns });
+    await informer.waitForSync();
+
+    const names = Array.from({ length: 100 }, (_, i) => `cm-${i}`);
+    await inParallel(names, 10, (n) => client.create(ConfigMaps, configMap(ns, n, { v: '0' })));
+    await inParallel(names.slice(0, 60), 10, (n) =>
+      client.patch(ConfigMaps, ns, n, { data: { v: '1' } }, { type: 'merge' }),
+    );
+    await inParallel(names.slice(60), 10, (n) => client.delete(ConfigMaps, ns, n));
+
+    await expectConverged(client, informer, mirror, ns);
+    // Besides ours, the namespace holds the kube-root-ca.crt ConfigMap the control plane puts in every namespace.
+    expect(informer.store.keys().filter((k) => k.startsWith(`${ns}/cm-`))).to.have.length(60);
+    // Every object went through the default transform.
+    expect(informer.store.list().every((o) => o.metadata?.managedFields === undefined)).to.equal(true);
+    expect(informer.store.getByName(ns, 'cm-0')?.data).to.deep.equal({ v: '1' });
+    expect(mirror.log.filter((l) => l.startsWith('delete '))).to.have.length(40);
+  });
+
+  it('honours label selectors and watches across namespaces when no namespace is given', async function () {
+    const nsA = await testNamespace('informer-sel-a');
+    const nsB = await testNamespace('informer-sel-b');
+    const label = `informer-test-${Date.now()}`;
+    const { informer } = startInformer(client, { labelSelector: `${label}=yes` });
+    await informer.waitForSync();
+
+    await client.create(ConfigMaps, configMap(nsA, 'match', {}, { [label]: 'yes' }));
+    await client.create(ConfigMaps, configMap(nsB, 'match', {}, { [label]: 'yes' }));
+    await client.create(ConfigMaps, configMap(nsA, 'other', {}, { [label]: 'no' }));
+
+    await until(() => expect(informer.store.keys().sort()).to.deep.equal([`${nsA}/match`, `${nsB}/match`]));
+    // A label change that leaves the selector arrives as a DELETED event.
+    await client.patch(
+      ConfigMaps,
+      nsB,
+      'match',
+      { metadata: { labels: { [label]: 'no' } } },
+      { type: 'merge' },
+    );
+    await until(() => expect(informer.store.keys()).to.deep.equal([`${nsA}/match`]));
+    expect(informer.store.byIndex('namespace', nsA).map(name)).to.deep.equal(['match']);
+  });
+
+  it('receives bookmarks, which move the resourceVersion on while nothing it watches changes', async function () {
+    const quiet = await testNamespace('informer-quiet');
+    const busy = await testNamespace('informer-busy');
+    const metrics = new Metrics();
+    // The API server sends a bookmark about 2 s before a watch's timeout (and every minute).
+    const { informer } = startInformer(client, { namespace: quiet, watchTimeoutSeconds: 4 }, { metrics });
+    await informer.waitForSync();
+    const elsewhere = await client.create(ConfigMaps, configMap(busy, 'elsewhere'));
+
+    await eventually(
+      async () => {
+        const bookmarks = await counterValue(metrics.informerEvents, { kind: 'ConfigMap', type: 'BOOKMARK' });
+        expect(bookmarks, 'bookmarks received').to.be.greaterThan(0);
+        expect(Number(informer.stats().resourceVersion)).to.be.at.least(Number(rv(elsewhere)));
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(informer.store.getByName(busy, 'elsewhere'), 'not in the watched namespace').to.equal(undefined);
+  });
+
+  it('restarts a watch that stays silent longer than silenceTimeoutMs, and keeps following changes', async function () {
+    const ns = await testNamespace('informer-silent');
+    const metrics = new Metrics();
+    const { logger, lines } = capturingLogger();
+    const { informer } = startInformer(
+      client,
+      { namespace: ns, silenceTimeoutMs: 1_500, watchTimeoutSeconds: 300 },
+      { logger, metrics },
+    );
+    await informer.waitForSync();
+
+    await until(() => expect(informer.stats().watchRestarts).to.be.at.least(1), 15_000);
+    expect(await counterValue(metrics.informerWatchRestarts, { kind: 'ConfigMap' })).to.be.at.least(1);
+    expect(lines.some((l) => l.msg === 'Watch went silent; restarting it')).to.equal(true);
+
+    await client.create(ConfigMaps, configMap(ns, 'after-restart'));
+    await until(() => expect(informer.store.getByName(ns, 'after-restart')).to.not.equal(undefined));
+    expect(informer.stats().relists, 'a silent watch is resumed, not relisted').to.equal(0);
+  });
+
+  it('survives handlers that throw or reject: errors are logged and counted, other handlers still run', async function () {
+    const ns = await testNamespace('informer-handlers');
+    const metrics = new Metrics();
+    const { logger, lines } = capturingLogger();
+    const { informer, mirror } = startInformer(
+      client,
+      { namespace: ns, labelSelector: 'handler-test=yes' },
+      { logger, metrics },
+    );
+    informer.addEventHandler({
+      onAdd() {
+        throw new Error('handler bug');
+      },
+    });
+    informer.addEventHandler({
+      onAdd: () => Promise.reject(new Error('async handler bug')) as unknown as void,
+    });
+    await informer.waitForSync();
+
+    await client.create(ConfigMaps, configMap(ns, 'one', {}, { 'handler-test': 'yes' }));
+    await client.create(ConfigMaps, configMap(ns, 'two', {}, { 'handler-test': 'yes' }));
+    await until(() => expect(mirror.log).to.deep.equal(['add one', 'add two']));
+    await until(() =>
+      expect(lines.filter((l) => l.msg === 'Informer event handler failed')).to.have.length(4),
+    );
+    expect(lines.map((l) => l.error)).to.include.members(['handler bug', 'async handler bug']);
+    expect(await counterValue(metrics.informerHandlerErrors, { kind: 'ConfigMap' })).to.equal(4);
+  });
+
+  it('recovers after the API server stops and starts again, losing no change', async function () {
+    const { local } = await cluster();
+    if (!local) this.skip(); // needs a plane whose API server this test may stop: set only for the local plane
+    this.timeout(180_000);
+    const ns = await testNamespace('informer-restart');
+    const names = Array.from({ length: 10 }, (_, i) => `cm-${i}`);
+    await inParallel(names, 5, (n) => client.create(ConfigMaps, configMap(ns, n, { v: '0' })));
+    const { informer, mirror } = startInformer(client, {
+      namespace: ns,
+      backoff: { initialMs: 1_000, maxMs: 4_000 },
+    });
+    await informer.waitForSync();
+
+    await local.stopApiServer();
+    await until(() => expect(informer.stats().consecutiveFailures).to.be.at.least(1), 30_000);
+    await local.startApiServer();
+    // Changes the informer has not seen: it is still in backoff, or reconnecting.
+    await client.delete(ConfigMaps, ns, 'cm-0');
+    await client.delete(ConfigMaps, ns, 'cm-1');
+    await client.patch(ConfigMaps, ns, 'cm-2', { data: { v: '1' } }, { type: 'merge' });
+    await client.create(ConfigMaps, configMap(ns, 'born-after-restart'));
+
+    await expectConverged(client, informer, mirror, ns, 60_000);
+    expect(mirror.log).to.include.members(['delete cm-0', 'delete cm-1', 'add born-after-restart']);
+    const stats = informer.stats();
+    expect(stats.state).to.equal('Watching');
+    expect(stats.relists + stats.watchRestarts, 'it reconnected').to.be.at.least(1);
+  });
+
+  describe('410 Gone (API server without watch cache, so etcd compaction reaches the watch)', function () {
+    let plane: LocalControlPlane | undefined;
+    let proxy: TcpProxy;
+    let direct: Client;
+    let ns: string;
+
+    before(async function () {
+      if (!(await cluster()).local) {
+        // compactEtcd() needs an etcd this test started; a foreign cluster (kind, STUDYLAB_KUBECONFIG) has none.
+        this.skip();
+      }
+      this.timeout(120_000);
+      // The shared plane's watch cache answers old resourceVersions from memory; only without it does
+      // a watch from before a compaction get the 410 an informer must handle.
+      plane = await LocalControlPlane.start({ apiOnly: true, apiServerArgs: ['--watch-cache=false'] });
+      proxy = await TcpProxy.start(Number(new URL(plane.apiServerUrl).port));
+      direct = new Client(plane.kubeConfig);
+      ns = 'gone';
+      await direct.create(Namespaces, { metadata: { name: ns } });
+    });
+
+    after(async function () {
+      this.timeout(60_000);
+      await proxy?.close();
+      await plane?.stop();
+    });
+
+    it('the client surfaces a watch from a compacted resourceVersion as an ApiError that isGone()', async function () {
+      const listed = await direct.list(ConfigMaps, { namespace: ns });
+      await direct.create(ConfigMaps, configMap(ns, 'bump'));
+      await direct.delete(ConfigMaps, ns, 'bump');
+      await plane?.compactEtcd();
+
+      const err = await direct
+        .watch(
+          ConfigMaps,
+          { namespace: ns, resourceVersion: listed.resourceVersion, signal: AbortSignal.timeout(20_000) },
+          () => undefined,
+        )
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(isGone(err), String(err)).to.equal(true);
+    });
+
+    it('relists on 410 and tells handlers exactly what changed while it was away', async function () {
+      const metrics = new Metrics();
+      const { logger, lines } = capturingLogger();
+      for (const n of ['keep', 'change', 'remove'])
+        await direct.create(ConfigMaps, configMap(ns, n, { v: '0' }));
+      const { informer, mirror } = startInformer(
+        new Client(viaProxy(plane?.kubeConfig as KubeConfig, proxy.port)),
+        { namespace: ns, backoff: { initialMs: 200, maxMs: 1_000 } },
+        { logger, metrics },
+      );
+      await informer.waitForSync();
+      const changeRv = rv(informer.store.getByName(ns, 'change') as KubeObject);
+      mirror.log.length = 0;
+
+      // Cut the informer off, change things behind its back, and compact history away.
+      proxy.block();
+      await until(() => expect(informer.stats().consecutiveFailures).to.be.at.least(1));
+      await direct.delete(ConfigMaps, ns, 'remove');
+      const changed = await direct.patch(ConfigMaps, ns, 'change', { data: { v: '1' } }, { type: 'merge' });
+      await direct.create(ConfigMaps, configMap(ns, 'new-1'));
+      await direct.create(ConfigMaps, configMap(ns, 'new-2'));
+      await plane?.compactEtcd();
+      proxy.unblock();
+
+      await expectConverged(direct, informer, mirror, ns);
+      expect([...mirror.log].sort()).to.deep.equal(
+        ['add new-1', 'add new-2', 'delete remove', `update change ${changeRv}->${rv(changed)}`].sort(),
+      );
+      expect(informer.stats().relists).to.equal(1);
+      expect(await counterValue(metrics.informerRelists, { kind: 'ConfigMap' })).to.equal(1);
+      expect(lines.some((l) => l.msg === 'Watch resourceVersion expired (410); relisting')).to.equal(true);
+    });
+  });
+});
+
+/** A copy of `kc` that reaches its API server through 127.0.0.1:`port`. */
+function viaProxy(kc: KubeConfig, port: number): KubeConfig {
+  const copy = new KubeConfig();
+  copy.loadFromString(kc.exportConfig());
+  const current = copy.getCurrentCluster()?.name;
+  copy.loadFromOptions({
+    clusters: copy.clusters.map((c) =>
+      c.name === current ? { ...c, server: `https://127.0.0.1:${port}` } : c,
+    ),
+    users: copy.users,
+    contexts: copy.contexts,
+    currentContext: copy.currentContext,
+  });
+  return copy;
+}
+
+/**
+ * A TCP proxy the test can cut: block() drops every connection and refuses
+ * new ones, as a network partition would. TLS passes through untouched.
+ */
+class TcpProxy {
+  port = 0;
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private blocked = false;
+
+  private constructor(targetPort: number) {
+    this.server = createServer((downstream) => this.accept(downstream, targetPort));
+  }
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetPort);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    const address = proxy.server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy: no port');
+    proxy.port = address.port;
+    return proxy;
+  }
+
+  block(): void {
+    this.blocked = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  unblock(): void {
+    this.blocked = false;
+  }
+
+  async close(): Promise<void> {
+    this.block();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(downstream: Socket, targetPort: number): void {
+    if (this.blocked) {
+      downstream.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const s of [downstream, upstream]) {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+      s.on('error', () => undefined); // a cut connection is the point
+    }
+    downstream.pipe(upstream).pipe(downstream);
+    downstream.on('close', () => upstream.destroy());
+    upstream.on('close', () => downstream.destroy());
+  }
+}
