@@ -1,0 +1,369 @@
+/**
+ * The work queue between event handlers and workers, with client-go's semantics.
+ *
+ * Guarantees:
+ * - It holds keys ('namespace/name'), never objects: a reconcile reads current state from the cache.
+ * - A key added many times before a worker takes it is processed once (the `dirty` set).
+ * - A key is never handed to two workers at once (the `processing` set); a key added while it is
+ *   processed is handed out again after `done()`, so no change is lost.
+ * - Delayed adds (`addAfter`, `addRateLimited`) wait in one min-heap served by one timer, however
+ *   many keys wait; a key waiting twice keeps its earlier deadline.
+ *
+ * Caveats: keys are handed out in FIFO order of their (last) entry into the ready queue, not by
+ * priority. After `shutDown()`, `add` is ignored but keys already in the ready queue are still handed
+ * out; `get()` returns undefined once the ready queue is empty.
+ */
+import { systemClock, type Clock, type Timer } from './clock.js';
+import type { Metrics } from './metrics.js';
+import { defaultControllerRateLimiter, type RateLimiter } from './rate-limiter.js';
+
+export {
+  bucketRateLimiter,
+  defaultControllerRateLimiter,
+  exponentialFailureRateLimiter,
+  maxOfRateLimiters,
+  RATE_LIMITER_DEFAULTS,
+  type RateLimiter,
+} from './rate-limiter.js';
+
+export interface WorkQueueOptions {
+  /** The `name` label of the workqueue_* metrics. */
+  readonly name: string;
+  /** @default defaultControllerRateLimiter() */
+  readonly rateLimiter?: RateLimiter;
+  readonly metrics?: Metrics;
+  /** The `controller` label of the workqueue_* metrics. @default name */
+  readonly controller?: string;
+  /** @default systemClock */
+  readonly clock?: Clock;
+}
+
+export interface WorkQueueSnapshot {
+  /** Keys ready and waiting for a worker. */
+  depth: number;
+  /** Keys a worker holds right now. */
+  processing: string[];
+  /** Keys waiting for a delay to pass, soonest first. */
+  waiting: { key: string; readyInMs: number }[];
+}
+
+/** How often the in-flight gauges (unfinished work, longest running processor) are refreshed, as in client-go. */
+const UNFINISHED_WORK_UPDATE_MS = 500;
+
+export class WorkQueue {
+  readonly name: string;
+  private readonly rateLimiter: RateLimiter;
+  private readonly clock: Clock;
+  private readonly metrics: QueueMetrics | undefined;
+
+  /** Keys ready for a worker, in order. Every key in it is also in `dirty`. */
+  private readonly ready: string[] = [];
+  /** Keys that need processing: in `ready`, or added again while being processed. */
+  private readonly dirty = new Set<string>();
+  /** Keys a worker holds, with the time it took them. */
+  private readonly processing = new Map<string, number>();
+  /** Workers blocked in get(), oldest first. */
+  private readonly getters: ((key: string | undefined) => void)[] = [];
+  private readonly delayed: DelayHeap;
+  private delayTimer: { timer: Timer; at: number } | undefined;
+  private metricsTimer: Timer | undefined;
+  private drained: (() => void)[] = [];
+  private stopping = false;
+
+  constructor(options: WorkQueueOptions) {
+    this.name = options.name;
+    this.clock = options.clock ?? systemClock;
+    this.rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter(this.clock);
+    this.delayed = new DelayHeap();
+    if (options.metrics) {
+      this.metrics = new QueueMetrics(options.metrics, options.name, options.controller ?? options.name);
+      this.scheduleMetricsUpdate();
+    }
+  }
+
+  /** Marks `key` as needing processing. A no-op if it already does, or once shutting down. */
+  add(key: string): void {
+    if (this.stopping || this.dirty.has(key)) return;
+    this.dirty.add(key);
+    this.metrics?.added(key, this.clock.now());
+    // A key being processed goes back to `ready` in done(), never to a second worker now.
+    if (this.processing.has(key)) return;
+    this.ready.push(key);
+    this.metrics?.depth(this.ready.length);
+    this.handOut();
+  }
+
+  /** Adds `key` once `ms` has passed (at once if ms <= 0). Counted in workqueue_retries_total, as client-go does. */
+  addAfter(key: string, ms: number): void {
+    if (this.stopping) return;
+    this.metrics?.retried();
+    if (!(ms > 0)) return this.add(key);
+    this.delayed.push(key, this.clock.now() + ms);
+    this.armDelayTimer();
+  }
+
+  /** Adds `key` after the rate limiter's delay; each call counts as one more failure of `key`. */
+  addRateLimited(key: string): void {
+    this.addAfter(key, this.rateLimiter.when(key));
+  }
+
+  /** Resets `key`'s backoff (after a success, or when retrying is pointless). */
+  forget(key: string): void {
+    this.rateLimiter.forget(key);
+  }
+
+  numRequeues(key: string): number {
+    return this.rateLimiter.retries(key);
+  }
+
+  /**
+   * The next key to process; waits while none is ready. The caller owns the key until it calls
+   * `done(key)`. Resolves undefined once the queue is shut down and no key is ready.
+   */
+  get(): Promise<string | undefined> {
+    if (this.ready.length > 0) return Promise.resolve(this.take());
+    if (this.stopping) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.getters.push(resolve));
+  }
+
+  /** Releases `key`; if it was added again meanwhile, it is ready again now. */
+  done(key: string): void {
+    const startedAt = this.processing.get(key);
+    if (startedAt === undefined) return;
+    this.processing.delete(key);
+    this.metrics?.finished(this.clock.now() - startedAt);
+    if (this.dirty.has(key)) {
+      this.ready.push(key);
+      this.metrics?.depth(this.ready.length);
+      this.handOut();
+    }
+    if (this.processing.size === 0) this.notifyDrained();
+  }
+
+  /** Keys ready for a worker (not those waiting for a delay, nor those being processed). */
+  get length(): number {
+    return this.ready.length;
+  }
+
+  get shuttingDown(): boolean {
+    return this.stopping;
+  }
+
+  /** Stops accepting keys and wakes every blocked get() with undefined. Delayed keys are dropped. */
+  shutDown(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.delayTimer?.timer.cancel();
+    this.delayTimer = undefined;
+    this.delayed.clear();
+    this.metricsTimer?.cancel();
+    for (const resolve of this.getters.splice(0)) resolve(undefined);
+    if (this.processing.size === 0) this.notifyDrained();
+  }
+
+  /** shutDown(), then resolves once every key handed out has been released with done(). */
+  shutDownWithDrain(): Promise<void> {
+    this.shutDown();
+    if (this.processing.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  snapshot(): WorkQueueSnapshot {
+    const now = this.clock.now();
+    return {
+      depth: this.ready.length,
+      processing: [...this.processing.keys()],
+      waiting: this.delayed.entries().map(({ key, at }) => ({ key, readyInMs: Math.max(0, at - now) })),
+    };
+  }
+
+  /** Moves the first ready key to `processing`. Only called when `ready` is not empty. */
+  private take(): string {
+    const key = this.ready.shift() as string;
+    this.dirty.delete(key);
+    const now = this.clock.now();
+    this.processing.set(key, now);
+    this.metrics?.taken(key, now, this.ready.length);
+    return key;
+  }
+
+  private handOut(): void {
+    while (this.ready.length > 0 && this.getters.length > 0) {
+      const resolve = this.getters.shift() as (key: string) => void;
+      resolve(this.take());
+    }
+  }
+
+  /** One timer for the whole heap, always set for its earliest deadline. */
+  private armDelayTimer(): void {
+    const next = this.delayed.peekTime();
+    if (next === undefined || (this.delayTimer && this.delayTimer.at <= next)) return;
+    this.delayTimer?.timer.cancel();
+    const timer = this.clock.setTimer(() => this.releaseDueKeys(), next - this.clock.now());
+    this.delayTimer = { timer, at: next };
+  }
+
+  private releaseDueKeys(): void {
+    this.delayTimer = undefined;
+    const now = this.clock.now();
+    for (const key of this.delayed.popDue(now)) this.add(key);
+    this.armDelayTimer();
+  }
+
+  private scheduleMetricsUpdate(): void {
+    this.metricsTimer = this.clock.setTimer(
+      () => {
+        this.metrics?.inFlight([...this.processing.values()], this.clock.now());
+        if (!this.stopping) this.scheduleMetricsUpdate();
+      },
+      UNFINISHED_WORK_UPDATE_MS,
+      { background: true },
+    );
+  }
+
+  private notifyDrained(): void {
+    for (const resolve of this.drained.splice(0)) resolve();
+  }
+}
+
+/**
+ * A min-heap of (key, deadline). A key pushed again with an earlier deadline moves up; with a later one
+ * it is ignored. Superseded heap entries are left in place and skipped when popped (lazy deletion),
+ * which keeps the heap itself a textbook one.
+ */
+class DelayHeap {
+  private heap: { key: string; at: number }[] = [];
+  /** The one live deadline per key. */
+  private deadlines = new Map<string, number>();
+
+  push(key: string, at: number): void {
+    const existing = this.deadlines.get(key);
+    if (existing !== undefined && existing <= at) return;
+    this.deadlines.set(key, at);
+    this.heap.push({ key, at });
+    this.siftUp(this.heap.length - 1);
+  }
+
+  peekTime(): number | undefined {
+    this.dropSuperseded();
+    return this.heap[0]?.at;
+  }
+
+  popDue(now: number): string[] {
+    const due: string[] = [];
+    for (;;) {
+      this.dropSuperseded();
+      const top = this.heap[0];
+      if (!top || top.at > now) return due;
+      this.popTop();
+      this.deadlines.delete(top.key);
+      due.push(top.key);
+    }
+  }
+
+  entries(): { key: string; at: number }[] {
+    return [...this.deadlines].map(([key, at]) => ({ key, at })).sort((a, b) => a.at - b.at);
+  }
+
+  clear(): void {
+    this.heap = [];
+    this.deadlines.clear();
+  }
+
+  private dropSuperseded(): void {
+    while (this.heap[0] && this.deadlines.get(this.heap[0].key) !== this.heap[0].at) this.popTop();
+  }
+
+  private popTop(): void {
+    const last = this.heap.pop();
+    if (last && this.heap.length > 0) {
+      this.heap[0] = last;
+      this.siftDown(0);
+    }
+  }
+
+  private siftUp(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.at(parent) <= this.at(i)) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private siftDown(i: number): void {
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < this.heap.length && this.at(left) < this.at(smallest)) smallest = left;
+      if (right < this.heap.length && this.at(right) < this.at(smallest)) smallest = right;
+      if (smallest === i) return;
+      this.swap(i, smallest);
+      i = smallest;
+    }
+  }
+
+  private at(i: number): number {
+    return (this.heap[i] as { at: number }).at;
+  }
+
+  private swap(i: number, j: number): void {
+    const a = this.heap[i] as { key: string; at: number };
+    this.heap[i] = this.heap[j] as { key: string; at: number };
+    this.heap[j] = a;
+  }
+}
+
+/** The workqueue_* series of one queue; durations in seconds, as Prometheus wants. */
+class QueueMetrics {
+  private readonly labels: { name: string; controller: string };
+  /** When each queued key entered the ready queue (for queue_duration). */
+  private readonly addedAt = new Map<string, number>();
+
+  constructor(
+    private readonly m: Metrics,
+    name: string,
+    controller: string,
+  ) {
+    this.labels = { name, controller };
+    m.workqueueDepth.set(this.labels, 0);
+    m.workqueueAdds.inc(this.labels, 0);
+    m.workqueueRetries.inc(this.labels, 0);
+    m.workqueueUnfinishedWork.set(this.labels, 0);
+    m.workqueueLongestRunning.set(this.labels, 0);
+  }
+
+  added(key: string, now: number): void {
+    this.m.workqueueAdds.inc(this.labels);
+    if (!this.addedAt.has(key)) this.addedAt.set(key, now);
+  }
+
+  depth(n: number): void {
+    this.m.workqueueDepth.set(this.labels, n);
+  }
+
+  taken(key: string, now: number, depth: number): void {
+    this.depth(depth);
+    const since = this.addedAt.get(key);
+    if (since !== undefined) this.m.workqueueQueueDuration.observe(this.labels, (now - since) / 1000);
+    this.addedAt.delete(key);
+  }
+
+  finished(ms: number): void {
+    this.m.workqueueWorkDuration.observe(this.labels, ms / 1000);
+  }
+
+  retried(): void {
+    this.m.workqueueRetries.inc(this.labels);
+  }
+
+  inFlight(startTimes: number[], now: number): void {
+    const ages = startTimes.map((t) => (now - t) / 1000);
+    this.m.workqueueUnfinishedWork.set(
+      this.labels,
+      ages.reduce((a, b) => a + b, 0),
+    );
+    this.m.workqueueLongestRunning.set(this.labels, Math.max(0, ...ages));
+  }
+}

@@ -1,0 +1,319 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { FakeClock } from '../../src/runtime/clock.js';
+import { Metrics } from '../../src/runtime/metrics.js';
+import { exponentialFailureRateLimiter, WorkQueue } from '../../src/runtime/workqueue.js';
+
+/** A queue on a fake clock with the per-key backoff only (5 ms doubling), so delays are exact. */
+function newQueue(clock = new FakeClock()): { q: WorkQueue; clock: FakeClock } {
+  return {
+    q: new WorkQueue({ name: 'test', clock, rateLimiter: exponentialFailureRateLimiter(5, 1_000_000) }),
+    clock,
+  };
+}
+
+/** Resolves with the promise's value, or 'pending' if it has not settled after the microtask queue drained. */
+async function peek<T>(p: Promise<T>): Promise<T | 'pending'> {
+  return Promise.race([p, new Promise<'pending'>((r) => setImmediate(() => r('pending')))]);
+}
+
+describe('WorkQueue', () => {
+  describe('deduplication and order', () => {
+    it('holds a key added many times once', async () => {
+      const { q } = newQueue();
+      q.add('ns/a');
+      q.add('ns/a');
+      q.add('ns/a');
+      expect(q.length).to.equal(1);
+      expect(await q.get()).to.equal('ns/a');
+      expect(q.length).to.equal(0);
+    });
+
+    it('hands keys out in the order they were first added', async () => {
+      const { q } = newQueue();
+      for (const k of ['a', 'b', 'a', 'c', 'b']) q.add(k);
+      expect([await q.get(), await q.get(), await q.get()]).to.deep.equal(['a', 'b', 'c']);
+    });
+
+    it('makes get() wait until a key is added', async () => {
+      const { q } = newQueue();
+      const got = q.get();
+      expect(await peek(got)).to.equal('pending');
+      q.add('a');
+      expect(await got).to.equal('a');
+    });
+  });
+
+  describe('processing', () => {
+    it('never hands a key to a second worker while the first holds it', async () => {
+      const { q } = newQueue();
+      q.add('a');
+      expect(await q.get()).to.equal('a');
+      q.add('a');
+      expect(q.length, 'not ready while processing').to.equal(0);
+      const second = q.get();
+      expect(await peek(second)).to.equal('pending');
+      q.done('a');
+      expect(await second).to.equal('a');
+    });
+
+    it('processes a key re-added during processing again afterwards, once', async () => {
+      const { q } = newQueue();
+      q.add('a');
+      await q.get();
+      q.add('a');
+      q.add('a');
+      q.done('a');
+      expect(q.length).to.equal(1);
+      expect(await q.get()).to.equal('a');
+      q.done('a');
+      expect(q.length).to.equal(0);
+    });
+
+    it('hands other keys to other workers meanwhile', async () => {
+      const { q } = newQueue();
+      q.add('a');
+      q.add('b');
+      const [first, second] = await Promise.all([q.get(), q.get()]);
+      expect([first, second]).to.deep.equal(['a', 'b']);
+      expect(q.snapshot().processing).to.have.members(['a', 'b']);
+    });
+
+    it('keeps its guarantees under any interleaving of adds, gets and dones (model check)', async () => {
+      const ops = fc.array(
+        fc.oneof(
+          fc.record({ op: fc.constant('add' as const), key: fc.constantFrom('a', 'b', 'c') }),
+          fc.record({ op: fc.constant('get' as const) }),
+          fc.record({ op: fc.constant('done' as const), worker: fc.nat(3) }),
+        ),
+        { maxLength: 60 },
+      );
+      await fc.assert(
+        fc.asyncProperty(ops, async (steps) => {
+          const { q } = newQueue();
+          const held: string[] = [];
+          /** Keys added since they were last handed out: each must be handed out again. */
+          const owed = new Set<string>();
+          for (const step of steps) {
+            if (step.op === 'add') {
+              q.add(step.key);
+              owed.add(step.key);
+            } else if (step.op === 'get' && q.length > 0) {
+              const key = (await q.get()) as string;
+              expect(held, `${key} handed to two workers`).not.to.include(key);
+              held.push(key);
+              owed.delete(key);
+            } else if (step.op === 'done' && held.length > 0) {
+              const [key] = held.splice(step.worker % held.length, 1);
+              q.done(key as string);
+            }
+          }
+          for (const key of held.splice(0)) q.done(key);
+          // Everything still owed comes out exactly once, and nothing else.
+          const rest: string[] = [];
+          while (q.length > 0) {
+            const key = (await q.get()) as string;
+            rest.push(key);
+            q.done(key);
+          }
+          expect(rest.sort()).to.deep.equal([...owed].sort());
+        }),
+      );
+    });
+  });
+
+  describe('delays', () => {
+    it('adds a key after the delay has passed, not before', async () => {
+      const { q, clock } = newQueue();
+      q.addAfter('a', 1000);
+      clock.advance(999);
+      expect(q.length).to.equal(0);
+      clock.advance(1);
+      expect(q.length).to.equal(1);
+      expect(await q.get()).to.equal('a');
+    });
+
+    it('uses one timer for any number of waiting keys, and releases them in deadline order', async () => {
+      const { q, clock } = newQueue();
+      q.addAfter('late', 300);
+      q.addAfter('early', 100);
+      q.addAfter('middle', 200);
+      expect(clock.pendingTimers).to.equal(1);
+      clock.advance(300);
+      expect([await q.get(), await q.get(), await q.get()]).to.deep.equal(['early', 'middle', 'late']);
+      expect(clock.pendingTimers).to.equal(0);
+    });
+
+    it('keeps the earlier deadline when a waiting key is added again', () => {
+      const { q, clock } = newQueue();
+      q.addAfter('a', 500);
+      q.addAfter('a', 100);
+      q.addAfter('a', 900);
+      expect(q.snapshot().waiting).to.deep.equal([{ key: 'a', readyInMs: 100 }]);
+      clock.advance(100);
+      expect(q.length).to.equal(1);
+      clock.advance(1000);
+      expect(q.length, 'superseded deadlines add nothing').to.equal(1);
+    });
+
+    it('adds at once when the delay is not positive', () => {
+      const { q } = newQueue();
+      q.addAfter('a', 0);
+      q.addAfter('b', -5);
+      expect(q.length).to.equal(2);
+    });
+  });
+
+  describe('rate limiting', () => {
+    it('backs a failing key off exponentially (5, 10, 20, 40 ms) and counts its requeues', async () => {
+      const { q, clock } = newQueue();
+      const observed: number[] = [];
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const before = clock.now();
+        q.addRateLimited('a');
+        // Step 1 ms at a time until the key is ready: the delay is measured, not assumed.
+        while (q.length === 0) clock.advance(1);
+        observed.push(clock.now() - before);
+        await q.get();
+        q.done('a');
+      }
+      expect(observed).to.deep.equal([5, 10, 20, 40]);
+      expect(q.numRequeues('a')).to.equal(4);
+    });
+
+    it('starts the backoff over after forget', () => {
+      const { q } = newQueue();
+      q.addRateLimited('a');
+      q.addRateLimited('a');
+      q.forget('a');
+      expect(q.numRequeues('a')).to.equal(0);
+      q.addRateLimited('a');
+      expect(q.snapshot().waiting[0]?.readyInMs).to.equal(5);
+    });
+  });
+
+  describe('shutdown', () => {
+    it('wakes blocked workers with undefined and ignores later adds', async () => {
+      const { q } = newQueue();
+      const blocked = [q.get(), q.get()];
+      q.shutDown();
+      expect(await Promise.all(blocked)).to.deep.equal([undefined, undefined]);
+      q.add('a');
+      q.addAfter('b', 10);
+      expect(q.length).to.equal(0);
+      expect(await q.get()).to.equal(undefined);
+      expect(q.shuttingDown).to.equal(true);
+    });
+
+    it('still hands out keys that were ready before shutdown, then undefined', async () => {
+      const { q } = newQueue();
+      q.add('a');
+      q.shutDown();
+      expect(await q.get()).to.equal('a');
+      expect(await q.get()).to.equal(undefined);
+    });
+
+    it('drops keys waiting for a delay and cancels its timer', () => {
+      const { q, clock } = newQueue();
+      q.addAfter('a', 100);
+      q.shutDown();
+      expect(clock.pendingTimers).to.equal(0);
+      expect(q.snapshot().waiting).to.deep.equal([]);
+    });
+
+    it('shutDownWithDrain resolves only after in-flight keys are done', async () => {
+      const { q } = newQueue();
+      q.add('a');
+      q.add('b');
+      await q.get();
+      await q.get();
+      const drained = q.shutDownWithDrain();
+      q.done('a');
+      expect(await peek(drained)).to.equal('pending');
+      q.done('b');
+      expect(await peek(drained)).to.equal(undefined);
+    });
+
+    it('shutDownWithDrain resolves at once when nothing is in flight', async () => {
+      const { q } = newQueue();
+      expect(await peek(q.shutDownWithDrain())).to.equal(undefined);
+    });
+  });
+
+  describe('metrics', () => {
+    /** The value of the sample `metricName` (e.g. a histogram's '_sum') with the queue's labels. */
+    async function value(
+      metric: { get(): Promise<{ values: { labels: object; value: number; metricName?: string }[] }> },
+      metricName?: string,
+    ) {
+      const { values } = await metric.get();
+      const match = values.find(
+        (v) =>
+          (v.labels as Record<string, string>).name === 'q' &&
+          (v.labels as Record<string, string>).controller === 'c' &&
+          (metricName === undefined || v.metricName === metricName),
+      );
+      return match?.value;
+    }
+
+    it('records depth, adds, retries, time queued, time worked and work in flight on the injected clock', async () => {
+      const metrics = new Metrics();
+      const clock = new FakeClock();
+      const q = new WorkQueue({
+        name: 'q',
+        controller: 'c',
+        metrics,
+        clock,
+        rateLimiter: exponentialFailureRateLimiter(),
+      });
+      expect(await value(metrics.workqueueAdds), 'series exist from the start').to.equal(0);
+      expect(await value(metrics.workqueueRetries)).to.equal(0);
+
+      q.add('a');
+      q.add('a');
+      q.add('b');
+      expect(await value(metrics.workqueueAdds), 'a duplicate add is not counted').to.equal(2);
+      expect(await value(metrics.workqueueDepth)).to.equal(2);
+
+      clock.advance(100);
+      await q.get();
+      expect(await value(metrics.workqueueDepth)).to.equal(1);
+      expect(
+        await value(metrics.workqueueQueueDuration, 'workqueue_queue_duration_seconds_sum'),
+      ).to.be.closeTo(0.1, 1e-9);
+
+      // The in-flight gauges are refreshed every 500 ms (as client-go does): at t=1000, 'a' has run 0.9 s.
+      clock.advance(1000);
+      expect(await value(metrics.workqueueUnfinishedWork)).to.be.closeTo(0.9, 1e-9);
+      expect(await value(metrics.workqueueLongestRunning)).to.be.closeTo(0.9, 1e-9);
+
+      q.done('a');
+      expect(await value(metrics.workqueueWorkDuration, 'workqueue_work_duration_seconds_sum')).to.be.closeTo(
+        1.0,
+        1e-9,
+      );
+      expect(await value(metrics.workqueueWorkDuration, 'workqueue_work_duration_seconds_count')).to.equal(1);
+      clock.advance(500);
+      expect(await value(metrics.workqueueUnfinishedWork), 'nothing in flight').to.equal(0);
+
+      q.addRateLimited('a');
+      q.addAfter('c', 10);
+      expect(await value(metrics.workqueueRetries), 'every delayed add counts, as in client-go').to.equal(2);
+      q.shutDown();
+    });
+  });
+
+  it('snapshot shows ready, processing and waiting keys', async () => {
+    const { q, clock } = newQueue();
+    q.add('a');
+    q.add('b');
+    await q.get();
+    q.addAfter('c', 250);
+    clock.advance(50);
+    expect(q.snapshot()).to.deep.equal({
+      depth: 1,
+      processing: ['a'],
+      waiting: [{ key: 'c', readyInMs: 200 }],
+    });
+  });
+});
