@@ -1,0 +1,395 @@
+/**
+ * A controller: sources feed keys into a work queue, N workers take keys and call the Reconciler,
+ * and the runtime (not the reconciler) logs, times and counts every outcome.
+ *
+ *   watch event -> informer -> handler (predicates, map) -> queue.add(key) -> worker -> reconcile(req)
+ *
+ * Worker loop, per key: a fresh reconcileID and child logger; then by outcome
+ * - success:            forget the key's backoff                       (result="success")
+ * - requeueAfterMs > 0: forget the backoff, add the key after the delay (result="requeue_after")
+ * - requeue: true:      add the key rate-limited                        (result="requeue")
+ * - TerminalError:      forget, do not retry until the next event      (result="error", counted as terminal)
+ * - any other throw:    add the key rate-limited (exponential backoff)  (result="error")
+ * Nothing a reconciler throws, synchronously or not, ends a worker.
+ */
+import { randomBytes } from 'node:crypto';
+import { systemClock, type Clock } from './clock.js';
+import { enqueueControllerOwner, enqueueObject, toInformerHandler, type MapFunc } from './handlers.js';
+import type { Informer } from './informer.js';
+import { createLogger, errorFields, type Logger } from './logger.js';
+import type { Manager } from './manager.js';
+import { Metrics } from './metrics.js';
+import type { Predicate } from './predicates.js';
+import {
+  isTerminalError,
+  requestFromKey,
+  requestKey,
+  type Reconciler,
+  type Request,
+  type Result,
+} from './reconcile.js';
+import type { KubeObject, ResourceType } from './resources.js';
+import { WorkQueue, type WorkQueueSnapshot } from './workqueue.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+export interface ControllerOptions {
+  /** Workers reconciling different keys in parallel. @default 1 */
+  readonly maxConcurrentReconciles?: number;
+  /** @default defaultControllerRateLimiter() */
+  readonly rateLimiter?: RateLimiter;
+  /** Aborts the reconcile's signal after this long (the call is still awaited). @default no timeout */
+  readonly reconcileTimeoutMs?: number;
+  /** How many reconcile records stats() keeps. @default 50 */
+  readonly recentRecords?: number;
+}
+
+export const CONTROLLER_DEFAULTS = { maxConcurrentReconciles: 1, recentRecords: 50 } as const;
+
+/** The label values of controller_runtime_reconcile_total{result}. */
+export type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after';
+
+/** One finished reconcile call, for a debug page. */
+export interface ReconcileRecord {
+  key: string;
+  reconcileID: string;
+  result: ReconcileOutcome;
+  startedAt: Date;
+  durationMs: number;
+  requeueAfterMs?: number;
+  error?: string;
+  terminal?: boolean;
+}
+
+export interface ControllerStats {
+  activeWorkers: number;
+  queue: WorkQueueSnapshot;
+  /** Most recent last. */
+  recent: ReconcileRecord[];
+}
+
+/** Where a controller's Requests come from: usually an informer plus a map function and predicates. */
+export interface Source {
+  /** Starts delivering Requests to `enqueue`; stops when `signal` aborts. */
+  start(enqueue: (req: Request) => void, signal: AbortSignal): void;
+  /** Resolves once the source's initial state has been delivered (the cache is synced). */
+  waitForSync(signal: AbortSignal): Promise<void>;
+}
+
+/** A Source over a (shared) informer: its events go through `predicates`, then `map`. */
+export function informerSource<T extends KubeObject>(
+  informer: Informer<T>,
+  map: MapFunc,
+  predicates: readonly Predicate<KubeObject>[] = [],
+): Source {
+  return {
+    start(enqueue, signal) {
+      const handler = toInformerHandler(map, predicates, (req) => {
+        // Shared informers outlive a controller; once it stopped, its handler stays silent.
+        if (!signal.aborted) enqueue(req);
+      });
+      informer.addEventHandler(handler);
+    },
+    waitForSync: (signal) => informer.waitForSync(signal),
+  };
+}
+
+export interface ControllerDeps {
+  readonly metrics?: Metrics;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+export class Controller {
+  readonly name: string;
+  readonly queue: WorkQueue;
+  private readonly reconciler: Reconciler;
+  private readonly sources: readonly Source[];
+  private readonly workers: number;
+  private readonly reconcileTimeoutMs: number | undefined;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly recent: ReconcileRecord[] = [];
+  private readonly recentLimit: number;
+  private active = 0;
+  private started = false;
+
+  constructor(
+    name: string,
+    reconciler: Reconciler,
+    sources: readonly Source[],
+    options: ControllerOptions = {},
+    deps: ControllerDeps = {},
+  ) {
+    this.name = name;
+    this.reconciler = reconciler;
+    this.sources = [...sources];
+    this.workers = Math.max(
+      1,
+      options.maxConcurrentReconciles ?? CONTROLLER_DEFAULTS.maxConcurrentReconciles,
+    );
+    this.reconcileTimeoutMs = options.reconcileTimeoutMs;
+    this.recentLimit = options.recentRecords ?? CONTROLLER_DEFAULTS.recentRecords;
+    this.metrics = deps.metrics ?? new Metrics();
+    this.log = (deps.logger ?? createLogger()).child({ controller: name });
+    this.clock = deps.clock ?? systemClock;
+    this.queue = new WorkQueue({
+      name,
+      controller: name,
+      metrics: this.metrics,
+      clock: this.clock,
+      ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
+    });
+    // Every series exists (at 0) from the moment the controller does, so dashboards see it before any event.
+    this.metrics.initController(name, this.workers);
+  }
+
+  /**
+   * Starts the sources, waits for their caches, then runs the workers until `signal` aborts; then stops
+   * taking keys and resolves once in-flight reconciles have returned. A controller starts once.
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.started) throw new Error(`controller ${this.name} was already started`);
+    this.started = true;
+    const enqueue = (req: Request): void => this.queue.add(requestKey(req));
+    for (const source of this.sources) source.start(enqueue, signal);
+
+    this.log.info('Waiting for caches to sync');
+    const synced = await Promise.all(this.sources.map((s) => s.waitForSync(signal))).then(
+      () => true,
+      (err: unknown) => {
+        if (!signal.aborted) throw err;
+        return false;
+      },
+    );
+
+    const stopped = new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    if (synced && !signal.aborted) {
+      this.log.info('Starting workers', { workerCount: this.workers });
+      const workers = Array.from({ length: this.workers }, () => this.runWorker(signal));
+      await stopped;
+      this.log.info('Stopping: waiting for in-flight reconciles');
+      await this.queue.shutDownWithDrain();
+      await Promise.all(workers);
+    } else {
+      this.queue.shutDown();
+    }
+    this.log.info('All workers finished');
+  }
+
+  stats(): ControllerStats {
+    return { activeWorkers: this.active, queue: this.queue.snapshot(), recent: [...this.recent] };
+  }
+
+  private async runWorker(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        // Keys still queued at shutdown are not reconciled: the next leader or run will see them anyway.
+        if (!signal.aborted) await this.reconcileKey(key, signal);
+      } catch (err) {
+        // Only a bug in the runtime itself gets here; the worker carries on regardless.
+        this.log.error('Worker failed outside the reconciler', { key, ...errorFields(err) });
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async reconcileKey(key: string, stop: AbortSignal): Promise<void> {
+    const req = requestFromKey(key);
+    const reconcileID = newReconcileID();
+    const log = this.log.child({ namespace: req.namespace, name: req.name, reconcileID });
+    const { signal, release } = this.reconcileSignal(stop);
+    const labels = { controller: this.name };
+    const startedAt = this.clock.now();
+
+    let outcome: { result: Result } | { error: unknown };
+    this.active++;
+    this.metrics.activeWorkers.inc(labels);
+    try {
+      const result = await this.reconciler.reconcile(req, { reconcileID, log, signal });
+      outcome = { result: result ?? {} };
+    } catch (error) {
+      outcome = { error };
+    } finally {
+      this.active--;
+      this.metrics.activeWorkers.dec(labels);
+      release();
+    }
+    const durationMs = this.clock.now() - startedAt;
+    this.metrics.reconcileTime.observe(labels, durationMs / 1000);
+
+    const record: ReconcileRecord = {
+      key,
+      reconcileID,
+      result: 'success',
+      startedAt: new Date(startedAt),
+      durationMs,
+    };
+    if ('error' in outcome) {
+      this.handleError(key, outcome.error, log, record);
+    } else {
+      this.handleResult(key, outcome.result, log, record);
+    }
+    this.metrics.reconcileTotal.inc({ controller: this.name, result: record.result });
+    this.remember(record);
+  }
+
+  private handleResult(key: string, result: Result, log: Logger, record: ReconcileRecord): void {
+    const after = result.requeueAfterMs;
+    if (after !== undefined && after > 0) {
+      this.queue.forget(key);
+      this.queue.addAfter(key, after);
+      record.result = 'requeue_after';
+      record.requeueAfterMs = after;
+      log.debug('Reconcile done, requeue scheduled', {
+        durationMs: record.durationMs,
+        requeueAfterMs: after,
+      });
+    } else if (result.requeue) {
+      this.queue.addRateLimited(key);
+      record.result = 'requeue';
+      log.debug('Reconcile done, requeued with backoff', { durationMs: record.durationMs });
+    } else {
+      this.queue.forget(key);
+      log.debug('Reconcile succeeded', { durationMs: record.durationMs });
+    }
+  }
+
+  private handleError(key: string, err: unknown, log: Logger, record: ReconcileRecord): void {
+    const labels = { controller: this.name };
+    const fields = errorFields(err);
+    record.result = 'error';
+    record.error = fields.error;
+    this.metrics.reconcileErrors.inc(labels);
+    if (isTerminalError(err)) {
+      record.terminal = true;
+      this.queue.forget(key);
+      this.metrics.terminalReconcileErrors.inc(labels);
+      log.error('Reconciler error (terminal, not retried)', { durationMs: record.durationMs, ...fields });
+    } else {
+      this.queue.addRateLimited(key);
+      log.error('Reconciler error', {
+        durationMs: record.durationMs,
+        retries: this.queue.numRequeues(key),
+        ...fields,
+      });
+    }
+  }
+
+  /** The stop signal, plus the reconcile timeout if one is configured. */
+  private reconcileSignal(stop: AbortSignal): { signal: AbortSignal; release: () => void } {
+    if (this.reconcileTimeoutMs === undefined) return { signal: stop, release: () => undefined };
+    const ctl = new AbortController();
+    const onStop = (): void => ctl.abort(stop.reason);
+    stop.addEventListener('abort', onStop, { once: true });
+    const timer = this.clock.setTimer(
+      () => ctl.abort(new Error(`reconcile timed out after ${this.reconcileTimeoutMs} ms`)),
+      this.reconcileTimeoutMs,
+    );
+    return {
+      signal: ctl.signal,
+      release: () => {
+        timer.cancel();
+        stop.removeEventListener('abort', onStop);
+      },
+    };
+  }
+
+  private remember(record: ReconcileRecord): void {
+    this.recent.push(record);
+    if (this.recent.length > this.recentLimit) this.recent.shift();
+  }
+}
+
+/** A short random id, unique enough to find one call's lines in the logs. */
+function newReconcileID(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/**
+ * Builds a Controller in controller-runtime's shape and registers it with a Manager:
+ *
+ *   new ControllerBuilder(mgr, 'studylab')
+ *     .for(StudyLabs, { predicates: [generationChanged] })
+ *     .owns(Deployments)
+ *     .complete(reconciler);
+ */
+export class ControllerBuilder {
+  private primary: { type: ResourceType; predicates: readonly Predicate<KubeObject>[] } | undefined;
+  private readonly owned: { type: ResourceType; predicates: readonly Predicate<KubeObject>[] }[] = [];
+  private readonly watched: {
+    type: ResourceType;
+    map: MapFunc;
+    predicates: readonly Predicate<KubeObject>[];
+  }[] = [];
+  private options: ControllerOptions = {};
+
+  constructor(
+    private readonly manager: Manager,
+    private readonly name: string,
+  ) {}
+
+  /** The primary kind: its events enqueue the object's own key. */
+  for(type: ResourceType, opts: { predicates?: Predicate<KubeObject>[] } = {}): this {
+    if (this.primary) throw new Error(`controller ${this.name}: for() may be called once`);
+    this.primary = { type, predicates: [...(opts.predicates ?? [])] };
+    return this;
+  }
+
+  /** A child kind: its events enqueue the key of its controller owner, which must be of the `for` kind. */
+  owns(type: ResourceType, opts: { predicates?: Predicate<KubeObject>[] } = {}): this {
+    this.owned.push({ type, predicates: [...(opts.predicates ?? [])] });
+    return this;
+  }
+
+  /** Any kind, with your own mapping from its objects to Requests. */
+  watches(
+    type: ResourceType,
+    map: (obj: KubeObject) => Request[],
+    opts: { predicates?: Predicate<KubeObject>[] } = {},
+  ): this {
+    this.watched.push({ type, map, predicates: [...(opts.predicates ?? [])] });
+    return this;
+  }
+
+  withOptions(options: ControllerOptions): this {
+    this.options = { ...options };
+    return this;
+  }
+
+  /** Creates the controller and adds it to the manager, which starts it. */
+  complete(reconciler: Reconciler): Controller {
+    const primary = this.primary;
+    if (!primary && this.owned.length > 0) {
+      throw new Error(`controller ${this.name}: owns() needs for(): owners are of the for() kind`);
+    }
+    const sources: Source[] = [];
+    if (primary) {
+      sources.push(
+        informerSource(this.manager.getInformer(primary.type), enqueueObject(), primary.predicates),
+      );
+      for (const child of this.owned) {
+        const map = enqueueControllerOwner(primary.type);
+        sources.push(informerSource(this.manager.getInformer(child.type), map, child.predicates));
+      }
+    }
+    for (const w of this.watched) {
+      sources.push(informerSource(this.manager.getInformer(w.type), w.map, w.predicates));
+    }
+    if (sources.length === 0)
+      throw new Error(`controller ${this.name}: nothing to watch; call for() or watches()`);
+
+    const controller = new Controller(this.name, reconciler, sources, this.options, {
+      metrics: this.manager.metrics,
+      logger: this.manager.logger,
+    });
+    this.manager.add(controller);
+    return controller;
+  }
+}

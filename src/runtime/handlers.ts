@@ -1,0 +1,73 @@
+/**
+ * Event handlers turn a watched object's events into Requests for a controller: its own key for the
+ * primary kind, its controller owner's key for owned children, or any mapping for other watches.
+ * What happened (add, update, delete) is deliberately lost here: reconciliation is level-based.
+ */
+import type { InformerEventHandler } from './informer.js';
+import { passesCreate, passesDelete, passesUpdate, type Predicate } from './predicates.js';
+import type { Request } from './reconcile.js';
+import type { KubeObject } from './resources.js';
+
+/** Maps one object to the Requests it should wake. */
+export type MapFunc = (obj: KubeObject) => Request[];
+
+/** The object's own key: used for the controller's primary (`for`) kind. */
+export function enqueueObject(): MapFunc {
+  return (obj) => {
+    const name = obj.metadata?.name;
+    if (!name) return [];
+    const namespace = obj.metadata?.namespace;
+    return [namespace ? { namespace, name } : { name }];
+  };
+}
+
+/**
+ * The key of the object's controller owner (the ownerReference with `controller: true`), if that owner
+ * is of the given group and kind; nothing otherwise. Used for owned children (`owns`): a change to a
+ * Deployment wakes the StudyLab that controls it. A namespaced owner lives in its child's namespace
+ * (the API forbids cross-namespace owners); pass `namespaced: false` for cluster-scoped owner kinds.
+ */
+export function enqueueControllerOwner(owner: {
+  group: string;
+  kind: string;
+  namespaced?: boolean;
+}): MapFunc {
+  return (obj) => {
+    const ref = obj.metadata?.ownerReferences?.find((r) => r.controller === true);
+    if (!ref || ref.kind !== owner.kind || groupOf(ref.apiVersion) !== owner.group) return [];
+    const namespace = owner.namespaced === false ? undefined : obj.metadata?.namespace;
+    return [namespace ? { namespace, name: ref.name } : { name: ref.name }];
+  };
+}
+
+/** 'apps/v1' -> 'apps'; 'v1' (the core group) -> ''. */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/**
+ * An informer handler that filters events through `predicates` (all must pass), maps them with `map`
+ * and hands each Request to `enqueue`. An update maps both the old and the new object, so a child whose
+ * owner changed wakes both owners (the old one must notice it lost a child).
+ */
+export function toInformerHandler(
+  map: MapFunc,
+  predicates: readonly Predicate<KubeObject>[],
+  enqueue: (req: Request) => void,
+): InformerEventHandler<KubeObject> {
+  const enqueueAll = (...objs: KubeObject[]): void => {
+    for (const obj of objs) for (const req of map(obj)) enqueue(req);
+  };
+  return {
+    onAdd(obj) {
+      if (predicates.every((p) => passesCreate(p, obj))) enqueueAll(obj);
+    },
+    onUpdate(oldObj, newObj) {
+      if (predicates.every((p) => passesUpdate(p, oldObj, newObj))) enqueueAll(oldObj, newObj);
+    },
+    onDelete(obj) {
+      if (predicates.every((p) => passesDelete(p, obj))) enqueueAll(obj);
+    },
+  };
+}
