@@ -1,0 +1,243 @@
+/**
+ * The manager owns what controllers share (client, caches, metrics, logger, event recorders) and runs
+ * everything in order:
+ *
+ *   start:    probe + metrics servers -> informers -> caches synced (/readyz ok)
+ *             -> [leader election: wait for the Lease] -> controllers
+ *   shutdown: (signal aborts) controllers stop taking keys and drain in-flight reconciles
+ *             -> events flushed -> Lease released -> informers stopped -> servers closed
+ *
+ * If leadership is lost, the controllers are stopped at once and start() rejects with a
+ * LeaderElectionLostError: the process should exit non-zero and let its restart campaign afresh,
+ * rather than run on with caches and state it can no longer trust.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { AddressInfo } from 'node:net';
+import { Client } from './client.js';
+import type { Controller } from './controller.js';
+import { EventRecorder } from './events.js';
+import { checksHandler, HttpEndpoint, metricsHandler, type Check, type Handler } from './health.js';
+import { InformerFactory, type Informer } from './informer.js';
+import { LeaderElectionLostError, LeaderElector, type LeaderElectionOptions } from './leader-election.js';
+import { createLogger, errorFields, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import type { KubeObject, ResourceType } from './resources.js';
+import type { Store } from './store.js';
+
+export interface ManagerOptions {
+  readonly kubeConfig: KubeConfig;
+  /** @default createLogger() */
+  readonly logger?: Logger;
+  /** @default new Metrics() */
+  readonly metrics?: Metrics;
+  /** Where /metrics is served; '0' disables, ':0' picks a free port. @default ':8080' */
+  readonly metricsBindAddress?: string;
+  /** Where /healthz, /readyz and /debug/* are served; '0' disables. @default ':8081' */
+  readonly healthProbeBindAddress?: string;
+  /** @default false (no leader election) */
+  readonly leaderElection?: LeaderElectionOptions | false;
+  /** Restrict the caches of namespaced kinds to this namespace. @default all namespaces */
+  readonly namespace?: string;
+  /** The User-Agent of API requests. */
+  readonly userAgent?: string;
+}
+
+export const MANAGER_DEFAULTS = {
+  metricsBindAddress: ':8080',
+  healthProbeBindAddress: ':8081',
+} as const;
+
+export class Manager {
+  readonly client: Client;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly informers: InformerFactory;
+  /** Where the probe server listens, once started (undefined when disabled). */
+  healthProbeAddress: AddressInfo | undefined;
+  /** Where the metrics server listens, once started (undefined when disabled). */
+  metricsAddress: AddressInfo | undefined;
+
+  private readonly options: ManagerOptions;
+  private readonly controllers: Controller[] = [];
+  private readonly recorders = new Map<string, EventRecorder>();
+  private readonly healthChecks = new Map<string, Check>();
+  private readonly readyChecks = new Map<string, Check>();
+  private readonly probes: HttpEndpoint;
+  private readonly metricsEndpoint: HttpEndpoint;
+  private elector: LeaderElector | undefined;
+  private synced = false;
+  private started = false;
+
+  constructor(options: ManagerOptions) {
+    this.options = { ...options };
+    this.metrics = options.metrics ?? new Metrics();
+    this.logger = options.logger ?? createLogger();
+    this.client = new Client(options.kubeConfig, {
+      metrics: this.metrics,
+      ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+    });
+    this.informers = new InformerFactory(this.client, { logger: this.logger, metrics: this.metrics });
+
+    this.probes = new HttpEndpoint('health probes', this.logger);
+    this.healthChecks.set('ping', () => undefined);
+    this.readyChecks.set('informer-sync', () => {
+      if (!this.synced) throw new Error('caches not synced yet');
+    });
+    this.probes.handle('/healthz', checksHandler('healthz', this.healthChecks));
+    this.probes.handle('/readyz', checksHandler('readyz', this.readyChecks));
+    this.metricsEndpoint = new HttpEndpoint('metrics', this.logger);
+    this.metricsEndpoint.handle('/metrics', metricsHandler(this.metrics.registry));
+  }
+
+  /** The shared informer for `type` (restricted to the manager's namespace, if any). */
+  getInformer<T extends KubeObject = KubeObject>(type: ResourceType): Informer<T> {
+    const namespace = type.namespaced ? this.options.namespace : undefined;
+    return this.informers.informerFor<T>(type, namespace ? { namespace } : {});
+  }
+
+  /** The cache behind getInformer(type): what reconcilers read instead of the API server. */
+  getStore<T extends KubeObject = KubeObject>(type: ResourceType): Store<T> {
+    return this.getInformer<T>(type).store;
+  }
+
+  /** One recorder per reporting controller, flushed on shutdown. */
+  eventRecorder(reportingController: string): EventRecorder {
+    let recorder = this.recorders.get(reportingController);
+    if (!recorder) {
+      recorder = new EventRecorder(
+        this.client,
+        { reportingController },
+        { logger: this.logger, metrics: this.metrics },
+      );
+      this.recorders.set(reportingController, recorder);
+    }
+    return recorder;
+  }
+
+  /** Registers a controller; the manager starts it (once leading) and stops it. */
+  add(controller: Controller): void {
+    if (this.started) throw new Error(`cannot add controller ${controller.name}: the manager has started`);
+    this.controllers.push(controller);
+  }
+
+  addHealthCheck(name: string, check: Check): void {
+    this.healthChecks.set(name, check);
+  }
+
+  addReadyCheck(name: string, check: Check): void {
+    this.readyChecks.set(name, check);
+  }
+
+  /** Serves `handler` on the probe server under `path` (e.g. '/debug/queue', or '/debug/' for a tree). */
+  addDebugHandler(path: string, handler: Handler): void {
+    this.probes.handle(path, handler);
+  }
+
+  /** True once every informer's cache has synced. */
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  /** True while this manager's controllers run as leader (always true without leader election, once started). */
+  isLeader(): boolean {
+    return this.elector ? this.elector.isLeader() : this.synced;
+  }
+
+  get registeredControllers(): readonly Controller[] {
+    return [...this.controllers];
+  }
+
+  /**
+   * Runs until `signal` aborts, then shuts down gracefully and resolves. Rejects with a
+   * LeaderElectionLostError if leadership is lost, or with the cause if starting fails.
+   * SIGTERM/SIGINT are the caller's to map onto `signal`.
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.started) throw new Error('the manager was already started');
+    this.started = true;
+    const informersStop = new AbortController();
+    try {
+      this.healthProbeAddress = await this.probes.listen(
+        this.options.healthProbeBindAddress ?? MANAGER_DEFAULTS.healthProbeBindAddress,
+      );
+      this.metricsAddress = await this.metricsEndpoint.listen(
+        this.options.metricsBindAddress ?? MANAGER_DEFAULTS.metricsBindAddress,
+      );
+
+      this.informers.start(informersStop.signal);
+      if (!(await this.waitForCaches(signal))) return;
+      this.synced = true;
+      this.logger.info('Caches synced');
+
+      if (this.options.leaderElection) {
+        await this.runAsLeader(this.options.leaderElection, signal);
+      } else {
+        await this.runControllers(signal);
+      }
+    } finally {
+      await Promise.all([...this.recorders.values()].map((r) => r.flush()));
+      informersStop.abort();
+      await Promise.all([this.probes.close(), this.metricsEndpoint.close()]);
+      this.synced = false;
+      this.logger.info('Manager stopped');
+    }
+  }
+
+  /** Resolves true once synced, false if `signal` aborted first. */
+  private async waitForCaches(signal: AbortSignal): Promise<boolean> {
+    this.logger.info('Waiting for caches to sync', { informers: this.informers.informers().length });
+    try {
+      await this.informers.waitForSync(signal);
+    } catch (err) {
+      if (signal.aborted) return false;
+      throw err;
+    }
+    return !signal.aborted;
+  }
+
+  /**
+   * Campaigns for the Lease and runs the controllers while leading. The Lease is released only after
+   * the controllers have drained, so the next leader never overlaps with our in-flight reconciles.
+   */
+  private async runAsLeader(options: LeaderElectionOptions, signal: AbortSignal): Promise<void> {
+    const elector = new LeaderElector(this.client, options, { logger: this.logger, metrics: this.metrics });
+    this.elector = elector;
+    const election = new AbortController();
+    let controllersDone: Promise<void> = Promise.resolve();
+    const campaign = elector.run(election.signal, {
+      onStartedLeading: (leaderSignal) => {
+        controllersDone = this.runControllers(AbortSignal.any([signal, leaderSignal]));
+        // Awaited below; this only keeps an early failure from counting as an unhandled rejection.
+        controllersDone.catch(() => undefined);
+      },
+      onStoppedLeading: () => this.logger.info('Stopped leading'),
+      onNewLeader: (id) => this.logger.info('Leader is', { leader: id, self: id === elector.identity }),
+    });
+
+    await Promise.race([campaign, aborted(signal)]);
+    if (signal.aborted) {
+      await controllersDone;
+      election.abort();
+      await campaign;
+      return;
+    }
+    // The campaign ended although nobody asked it to: the Lease could not be renewed.
+    await controllersDone;
+    throw new LeaderElectionLostError(`leader election lost: Lease ${options.namespace}/${options.name}`);
+  }
+
+  /** Starts every controller and resolves once all have stopped (after `signal` aborts). */
+  private async runControllers(signal: AbortSignal): Promise<void> {
+    const results = await Promise.allSettled(this.controllers.map((c) => c.start(signal)));
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    for (const f of failures) this.logger.error('Controller failed', errorFields(f.reason));
+    if (failures[0]) throw failures[0].reason;
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
