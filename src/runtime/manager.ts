@@ -28,7 +28,7 @@ export interface ManagerOptions {
   readonly kubeConfig: KubeConfig;
   /** @default createLogger() */
   readonly logger?: Logger;
-  /** @default new Metrics() */
+  /** @default new Metrics({ defaultMetrics: true }) (process metrics included, as controller-runtime does) */
   readonly metrics?: Metrics;
   /** Where /metrics is served; '0' disables, ':0' picks a free port. @default ':8080' */
   readonly metricsBindAddress?: string;
@@ -70,7 +70,7 @@ export class Manager {
 
   constructor(options: ManagerOptions) {
     this.options = { ...options };
-    this.metrics = options.metrics ?? new Metrics();
+    this.metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
     this.logger = options.logger ?? createLogger();
     this.client = new Client(options.kubeConfig, {
       metrics: this.metrics,
