@@ -12,7 +12,13 @@ import {
   type WatchEvent,
 } from '../../src/runtime/client.js';
 import { Metrics } from '../../src/runtime/metrics.js';
-import { ConfigMaps, Services, type KubeObject } from '../../src/runtime/resources.js';
+import {
+  ConfigMaps,
+  Deployments,
+  Namespaces,
+  Services,
+  type KubeObject,
+} from '../../src/runtime/resources.js';
 import { cluster, eventually, testNamespace } from '../support/cluster.js';
 
 interface ConfigMap extends KubeObject {
@@ -71,6 +77,15 @@ describe('Client (integration)', function () {
       const fetched = await client.get<ConfigMap>(ConfigMaps, ns, 'created');
       expect(fetched?.data).to.deep.equal({ a: '1' });
       expect(fetched?.metadata?.resourceVersion).to.equal(created.metadata?.resourceVersion);
+    });
+
+    it('addresses named API groups and cluster-scoped kinds', async function () {
+      const deployments = await client.list(Deployments, { namespace: ns });
+      expect(deployments.items).to.deep.equal([]);
+      expect(deployments.resourceVersion).to.match(/^\d+$/);
+      const namespace = await client.get(Namespaces, undefined, ns);
+      expect(namespace?.metadata?.name).to.equal(ns);
+      expect(namespace?.kind).to.equal('Namespace');
     });
 
     it('create of an existing name fails with AlreadyExists', async function () {

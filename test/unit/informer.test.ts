@@ -1,0 +1,533 @@
+/**
+ * The informer's pure parts (backoff math, jitter, transform) and its state
+ * machine, driven by a scripted list/watch source so each transition can be
+ * asserted exactly. The real API server is in test/integration/informer.test.ts.
+ */
+import { Writable } from 'node:stream';
+import { expect } from 'chai';
+import fc from 'fast-check';
+import {
+  ApiError,
+  type ListOptions,
+  type ListResult,
+  type WatchEvent,
+  type WatchOptions,
+} from '../../src/runtime/client.js';
+import {
+  backoffDelay,
+  dropManagedFields,
+  Informer,
+  InformerFactory,
+  jitteredWatchTimeout,
+  type InformerOptions,
+  type ListerWatcher,
+} from '../../src/runtime/informer.js';
+import { createLogger, type Logger } from '../../src/runtime/logger.js';
+import { Metrics } from '../../src/runtime/metrics.js';
+import { ConfigMaps, Namespaces, type KubeObject } from '../../src/runtime/resources.js';
+import { eventually } from '../support/cluster.js';
+
+const until = (check: () => void): Promise<void> =>
+  eventually(() => Promise.resolve().then(check), { timeoutMs: 5_000, intervalMs: 5 });
+
+interface ConfigMap extends KubeObject {
+  data?: Record<string, string>;
+  transformed?: boolean;
+}
+
+function cm(name: string, rv: string, data: Record<string, string> = {}): ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { namespace: 'ns', name, resourceVersion: rv },
+    data,
+  };
+}
+
+function gone(): ApiError {
+  return new ApiError('too old resource version', {
+    status: 410,
+    reason: 'Expired',
+    body: { kind: 'Status', code: 410, reason: 'Expired' },
+    method: 'GET',
+    path: '/api/v1/configmaps',
+  });
+}
+
+type WatchScript = (
+  emit: (e: WatchEvent<KubeObject>) => Promise<void>,
+  opts: WatchOptions,
+) => Promise<void> | void;
+
+/**
+ * A list/watch source that plays scripted answers in order and records every
+ * call. Once a script runs out, a watch stays open until aborted (like a quiet
+ * server) and a list never answers.
+ */
+class ScriptedApi implements ListerWatcher {
+  readonly listCalls: ListOptions[] = [];
+  readonly watchCalls: WatchOptions[] = [];
+  private readonly lists: (ListResult<KubeObject> | Error)[] = [];
+  private readonly watches: WatchScript[] = [];
+
+  onList(...answers: (ListResult<KubeObject> | Error)[]): this {
+    this.lists.push(...answers);
+    return this;
+  }
+
+  onWatch(...scripts: WatchScript[]): this {
+    this.watches.push(...scripts);
+    return this;
+  }
+
+  list<T extends KubeObject>(_t: unknown, opts: ListOptions = {}): Promise<ListResult<T>> {
+    this.listCalls.push(opts);
+    const answer = this.lists.shift();
+    if (answer === undefined) return untilAborted(opts.signal);
+    return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer as ListResult<T>);
+  }
+
+  async watch<T extends KubeObject>(
+    _t: unknown,
+    opts: WatchOptions,
+    onEvent: (e: WatchEvent<T>) => void | Promise<void>,
+  ): Promise<void> {
+    this.watchCalls.push(opts);
+    const script = this.watches.shift();
+    if (script) {
+      await script(async (e) => onEvent(e as WatchEvent<T>), opts);
+      return;
+    }
+    await untilAborted(opts.signal);
+  }
+}
+
+/** Never resolves; rejects with the signal's reason once it aborts (as the real client does). */
+function untilAborted(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    const abort = (): void => reject(signal?.reason as Error);
+    if (signal?.aborted) abort();
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+}
+
+/** A watch script: emits the events, then ends with `end` (undefined = the server closed the stream). */
+function stream(events: WatchEvent<KubeObject>[], end?: Error, opts: { holdMs?: number } = {}): WatchScript {
+  return async (emit) => {
+    for (const e of events) await emit(e);
+    // A stream that ends at once without events counts as a failure; hold it open a little when that matters.
+    if (opts.holdMs) await new Promise((r) => setTimeout(r, opts.holdMs));
+    if (end) throw end;
+  };
+}
+
+function recorder(): { calls: string[]; handler: Parameters<Informer['addEventHandler']>[0] } {
+  const calls: string[] = [];
+  const rv = (o: KubeObject): string => o.metadata?.resourceVersion ?? '';
+  return {
+    calls,
+    handler: {
+      onAdd: (o) => calls.push(`add ${o.metadata?.name}@${rv(o)}`),
+      onUpdate: (a, b) => calls.push(`update ${b.metadata?.name}@${rv(a)}->${rv(b)}`),
+      onDelete: (o) => calls.push(`delete ${o.metadata?.name}@${rv(o)}`),
+    },
+  };
+}
+
+function quietLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n'))
+        if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', stream }), lines };
+}
+
+describe('informer: pure parts', function () {
+  describe('backoffDelay', function () {
+    const backoff = { initialMs: 100, maxMs: 1_000 };
+
+    it('doubles per attempt from initialMs, jittered into [d/2, d)', function () {
+      expect(backoffDelay(1, backoff, () => 0)).to.equal(50);
+      expect(backoffDelay(1, backoff, () => 0.999999)).to.equal(99);
+      expect(backoffDelay(2, backoff, () => 0)).to.equal(100);
+      expect(backoffDelay(3, backoff, () => 0)).to.equal(200);
+      expect(backoffDelay(4, backoff, () => 0.5)).to.equal(600);
+    });
+
+    it('is capped at maxMs, even for absurd attempt numbers', function () {
+      expect(backoffDelay(5, backoff, () => 0)).to.equal(500);
+      expect(backoffDelay(60, backoff, () => 0)).to.equal(500);
+      expect(backoffDelay(10_000, backoff, () => 0.999999)).to.equal(999);
+    });
+
+    it('stays within [min(max, initial * 2^(n-1)) / 2, max) for every attempt and random value (property)', function () {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 200 }),
+          fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+          fc.integer({ min: 1, max: 10_000 }),
+          fc.integer({ min: 1, max: 600_000 }),
+          (attempt, r, initialMs, extra) => {
+            const maxMs = initialMs + extra;
+            const d = backoffDelay(attempt, { initialMs, maxMs }, () => r);
+            const ceiling = Math.min(maxMs, initialMs * 2 ** (attempt - 1));
+            expect(d).to.be.at.least(Math.floor(ceiling / 2));
+            expect(d).to.be.at.most(ceiling);
+            expect(d).to.be.at.most(maxMs);
+          },
+        ),
+      );
+    });
+  });
+
+  describe('jitteredWatchTimeout', function () {
+    it('spreads watch timeouts over [base, 2 base)', function () {
+      expect(jitteredWatchTimeout(300, () => 0)).to.equal(300);
+      expect(jitteredWatchTimeout(300, () => 0.5)).to.equal(450);
+      expect(jitteredWatchTimeout(300, () => 0.999999)).to.equal(599);
+    });
+  });
+
+  describe('dropManagedFields', function () {
+    it('drops metadata.managedFields without touching its input', function () {
+      const input: ConfigMap = {
+        metadata: {
+          name: 'a',
+          managedFields: [{ manager: 'kubectl', operation: 'Apply' }],
+          labels: { x: 'y' },
+        },
+        data: { k: 'v' },
+      };
+      const before = structuredClone(input);
+      const out = dropManagedFields(input);
+      expect(out.metadata).to.deep.equal({ name: 'a', labels: { x: 'y' } });
+      expect(out.data).to.deep.equal({ k: 'v' });
+      expect(input).to.deep.equal(before);
+    });
+
+    it('returns the same object when there is nothing to drop', function () {
+      const input = cm('a', '1');
+      expect(dropManagedFields(input)).to.equal(input);
+    });
+  });
+});
+
+describe('informer: state machine (scripted list/watch)', function () {
+  const stops: AbortController[] = [];
+  afterEach(function () {
+    for (const s of stops.splice(0)) s.abort();
+  });
+
+  function start(
+    api: ScriptedApi,
+    options: InformerOptions<ConfigMap> = {},
+    deps: { metrics?: Metrics; logger?: Logger } = {},
+  ): { informer: Informer<ConfigMap>; calls: string[]; stop: AbortController } {
+    const informer = new Informer<ConfigMap>(
+      api,
+      ConfigMaps,
+      { backoff: { initialMs: 1, maxMs: 4 }, ...options },
+      { logger: deps.logger ?? quietLogger().logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
+    );
+    const { calls, handler } = recorder();
+    informer.addEventHandler(handler);
+    const stop = new AbortController();
+    stops.push(stop);
+    informer.start(stop.signal);
+    return { informer, calls, stop };
+  }
+
+  it('lists every page, reports adds, syncs, then watches from the list resourceVersion with bookmarks', async function () {
+    const api = new ScriptedApi().onList(
+      { items: [cm('a', '1')], resourceVersion: '10', continue: 'page-2' },
+      { items: [cm('b', '2')], resourceVersion: '10' },
+    );
+    const { informer, calls } = start(api, {
+      namespace: 'ns',
+      labelSelector: 'app=web',
+      fieldSelector: 'metadata.name!=x',
+      listPageSize: 1,
+      watchTimeoutSeconds: 60,
+    });
+    await informer.waitForSync();
+
+    expect(calls).to.deep.equal(['add a@1', 'add b@2']);
+    expect(api.listCalls.map((c) => c.continue)).to.deep.equal([undefined, 'page-2']);
+    expect(api.listCalls[0]).to.include({ namespace: 'ns', labelSelector: 'app=web', limit: 1 });
+    await until(() => expect(api.watchCalls).to.have.length(1));
+    const watch = api.watchCalls[0];
+    expect(watch).to.include({
+      namespace: 'ns',
+      labelSelector: 'app=web',
+      fieldSelector: 'metadata.name!=x',
+      resourceVersion: '10',
+      allowWatchBookmarks: true,
+    });
+    expect(watch?.timeoutSeconds).to.be.within(60, 119);
+    expect(informer.stats()).to.include({
+      synced: true,
+      state: 'Watching',
+      resourceVersion: '10',
+      objects: 2,
+    });
+  });
+
+  it('applies watch events in order; bookmarks move the resourceVersion the next watch starts from', async function () {
+    const api = new ScriptedApi().onList({ items: [cm('a', '1')], resourceVersion: '10' }).onWatch(
+      stream([
+        { type: 'ADDED', object: cm('b', '11') },
+        { type: 'MODIFIED', object: cm('a', '12', { v: '2' }) },
+        { type: 'DELETED', object: cm('b', '13') },
+        { type: 'BOOKMARK', object: { kind: 'ConfigMap', metadata: { resourceVersion: '20' } } },
+      ]),
+    );
+    const { informer, calls } = start(api);
+
+    await until(() => expect(api.watchCalls).to.have.length(2));
+    expect(calls).to.deep.equal(['add a@1', 'add b@11', 'update a@1->12', 'delete b@13']);
+    expect(api.watchCalls[1]?.resourceVersion).to.equal('20');
+    expect(informer.store.keys()).to.deep.equal(['ns/a']);
+    expect(informer.store.get('ns/a')?.data).to.deep.equal({ v: '2' });
+    expect(informer.stats()).to.include({ watchRestarts: 1, relists: 0, consecutiveFailures: 0 });
+  });
+
+  it('on 410 Gone relists and reports exactly what changed meanwhile (by resourceVersion)', async function () {
+    const metrics = new Metrics();
+    const api = new ScriptedApi()
+      .onList(
+        { items: [cm('keep', '1'), cm('change', '2'), cm('remove', '3')], resourceVersion: '10' },
+        { items: [cm('keep', '1'), cm('change', '15'), cm('new', '16')], resourceVersion: '20' },
+      )
+      .onWatch(stream([{ type: 'MODIFIED', object: cm('keep', '1') }], gone()));
+    const { informer, calls } = start(api, {}, { metrics });
+    await informer.waitForSync();
+
+    await until(() => expect(api.watchCalls).to.have.length(2));
+    expect(calls.slice(3)).to.deep.equal([
+      'update keep@1->1',
+      'add new@16',
+      'update change@2->15',
+      'delete remove@3',
+    ]);
+    expect(api.listCalls).to.have.length(2);
+    expect(api.watchCalls[1]?.resourceVersion).to.equal('20');
+    expect(informer.store.keys().sort()).to.deep.equal(['ns/change', 'ns/keep', 'ns/new']);
+    expect(informer.stats()).to.include({ relists: 1, resourceVersion: '20' });
+    const relists = await metrics.informerRelists.get();
+    expect(relists.values.find((v) => v.labels.kind === 'ConfigMap')?.value).to.equal(1);
+  });
+
+  it('backs off before relisting when the version a fresh list returned is already gone', async function () {
+    const { logger, lines } = quietLogger();
+    const api = new ScriptedApi()
+      .onList({ items: [], resourceVersion: '10' }, { items: [], resourceVersion: '11' })
+      .onWatch(stream([], gone()));
+    const { informer } = start(api, {}, { logger });
+
+    await until(() => expect(api.listCalls).to.have.length(2));
+    expect(lines.some((l) => l.msg === 'List failed; retrying' && l.attempt === 1)).to.equal(true);
+    expect(informer.stats().relists).to.equal(1);
+  });
+
+  it('on any other watch error backs off and resumes watching from the last resourceVersion, without relisting', async function () {
+    const { logger, lines } = quietLogger();
+    const api = new ScriptedApi()
+      .onList({ items: [], resourceVersion: '10' })
+      .onWatch(
+        stream([{ type: 'ADDED', object: cm('a', '11') }], new Error('ECONNRESET')),
+        stream([], new Error('ECONNREFUSED')),
+      );
+    const { informer } = start(api, {}, { logger });
+
+    await until(() => expect(api.watchCalls).to.have.length(3));
+    expect(api.watchCalls.map((w) => w.resourceVersion)).to.deep.equal(['10', '11', '11']);
+    expect(api.listCalls).to.have.length(1);
+    const warnings = lines.filter((l) => l.msg === 'Watch failed; reconnecting');
+    expect(warnings.map((l) => [l.attempt, l.error])).to.deep.equal([
+      [1, 'ECONNRESET'],
+      [2, 'ECONNREFUSED'],
+    ]);
+    expect(informer.stats()).to.include({ consecutiveFailures: 2, lastError: 'ECONNREFUSED' });
+  });
+
+  it('retries a failed list forever with backoff, and is not synced until one succeeds', async function () {
+    const api = new ScriptedApi().onList(
+      new Error('connect ECONNREFUSED'),
+      new Error('connect ECONNREFUSED'),
+      new Error('503'),
+      { items: [cm('a', '1')], resourceVersion: '5' },
+    );
+    const { informer, calls } = start(api);
+    await informer.waitForSync();
+    expect(api.listCalls).to.have.length(4);
+    expect(calls).to.deep.equal(['add a@1']);
+    expect(informer.stats().consecutiveFailures).to.equal(3);
+  });
+
+  it('treats a stream the server closes at once, without events, as a failure (no hot loop)', async function () {
+    const api = new ScriptedApi().onList({ items: [], resourceVersion: '1' }).onWatch(stream([]));
+    const { informer } = start(api);
+    await until(() => expect(api.watchCalls).to.have.length(2));
+    expect(informer.stats().consecutiveFailures).to.equal(1);
+  });
+
+  it('resumes at once, not as a failure, when a healthy stream ends (server timeout)', async function () {
+    const api = new ScriptedApi()
+      .onList({ items: [], resourceVersion: '1' })
+      .onWatch(stream([], undefined, { holdMs: 1_100 }));
+    const { informer } = start(api);
+    await until(() => expect(api.watchCalls).to.have.length(2));
+    expect(informer.stats()).to.include({ consecutiveFailures: 0, watchRestarts: 1 });
+  });
+
+  it('the watchdog aborts a silent watch and opens a new one from the same resourceVersion', async function () {
+    const metrics = new Metrics();
+    const api = new ScriptedApi().onList({ items: [], resourceVersion: '7' });
+    const { informer } = start(api, { silenceTimeoutMs: 30 }, { metrics });
+    await until(() => expect(api.watchCalls.length).to.be.at.least(2));
+    expect(api.watchCalls[0]?.signal.aborted, 'the silent watch was aborted').to.equal(true);
+    expect(api.watchCalls[1]?.resourceVersion).to.equal('7');
+    expect(informer.stats().relists).to.equal(0);
+    const restarts = await metrics.informerWatchRestarts.get();
+    expect(restarts.values.find((v) => v.labels.kind === 'ConfigMap')?.value).to.be.at.least(1);
+  });
+
+  it('catches handler errors (thrown or rejected), logs and counts them, and still calls the other handlers', async function () {
+    const metrics = new Metrics();
+    const { logger, lines } = quietLogger();
+    const api = new ScriptedApi()
+      .onList({ items: [cm('a', '1')], resourceVersion: '1' })
+      .onWatch(stream([{ type: 'ADDED', object: cm('b', '2') }]));
+    const informer = new Informer(api, ConfigMaps, {}, { logger, metrics });
+    informer.addEventHandler({
+      onAdd: () => {
+        throw new Error('sync bug');
+      },
+    });
+    informer.addEventHandler({ onAdd: () => Promise.reject(new Error('async bug')) as unknown as void });
+    const { calls, handler } = recorder();
+    informer.addEventHandler(handler);
+    const stop = new AbortController();
+    stops.push(stop);
+    informer.start(stop.signal);
+
+    await until(() => expect(calls).to.deep.equal(['add a@1', 'add b@2']));
+    await until(() =>
+      expect(lines.filter((l) => l.msg === 'Informer event handler failed')).to.have.length(4),
+    );
+    expect(new Set(lines.map((l) => l.error).filter(Boolean))).to.deep.equal(
+      new Set(['sync bug', 'async bug']),
+    );
+    const errors = await metrics.informerHandlerErrors.get();
+    expect(errors.values.find((v) => v.labels.kind === 'ConfigMap')?.value).to.equal(4);
+    expect(informer.stats().state).to.equal('Watching');
+  });
+
+  it('skips (and reports) an object whose transform throws, keeping the rest', async function () {
+    const { logger, lines } = quietLogger();
+    const api = new ScriptedApi().onList({ items: [cm('good', '1'), cm('bad', '2')], resourceVersion: '3' });
+    const { informer } = start(
+      api,
+      {
+        transform: (o) => {
+          if (o.metadata?.name === 'bad') throw new Error('cannot transform');
+          return { ...o, transformed: true };
+        },
+      },
+      { logger },
+    );
+    await informer.waitForSync();
+    expect(informer.store.keys()).to.deep.equal(['ns/good']);
+    expect(informer.store.get('ns/good')?.transformed).to.equal(true);
+    expect(
+      lines.some((l) => String(l.msg).startsWith('Object could not be cached') && l.name === 'bad'),
+    ).to.equal(true);
+  });
+
+  it('drops managedFields by default', async function () {
+    const withFields = {
+      ...cm('a', '1'),
+      metadata: { ...cm('a', '1').metadata, managedFields: [{ manager: 'm' }] },
+    };
+    const api = new ScriptedApi().onList({ items: [withFields], resourceVersion: '1' });
+    const { informer } = start(api);
+    await informer.waitForSync();
+    expect(informer.store.get('ns/a')?.metadata?.managedFields).to.equal(undefined);
+  });
+
+  it('gives a late handler an add for every cached object', async function () {
+    const api = new ScriptedApi().onList({ items: [cm('a', '1'), cm('b', '2')], resourceVersion: '3' });
+    const { informer } = start(api);
+    await informer.waitForSync();
+    const late = recorder();
+    informer.addEventHandler(late.handler);
+    expect(late.calls.sort()).to.deep.equal(['add a@1', 'add b@2']);
+  });
+
+  it('resyncs: onUpdate(obj, obj) for every cached object each period', async function () {
+    const api = new ScriptedApi().onList({ items: [cm('a', '1')], resourceVersion: '1' });
+    const { calls } = start(api, { resyncPeriodMs: 20 });
+    await until(() => expect(calls.filter((c) => c === 'update a@1->1').length).to.be.at.least(2));
+  });
+
+  it('waitForSync rejects when its signal aborts, and when the informer stops before syncing', async function () {
+    const api = new ScriptedApi(); // the list never answers
+    const { informer, stop } = start(api);
+    const waiter = new AbortController();
+    const waiting = informer.waitForSync(waiter.signal).catch((e: unknown) => e);
+    waiter.abort();
+    expect(((await waiting) as Error).name).to.equal('AbortError');
+
+    const second = informer.waitForSync().catch((e: unknown) => e);
+    stop.abort();
+    expect(((await second) as Error).message).to.match(/stopped before it synced/);
+    await until(() => expect(informer.stats().state).to.equal('Stopped'));
+    expect(informer.hasSynced()).to.equal(false);
+  });
+
+  it('stops watching when its signal aborts', async function () {
+    const api = new ScriptedApi().onList({ items: [], resourceVersion: '1' });
+    const { informer, stop } = start(api);
+    await until(() => expect(api.watchCalls).to.have.length(1));
+    stop.abort();
+    await until(() => expect(informer.stats().state).to.equal('Stopped'));
+    expect(api.watchCalls[0]?.signal.aborted).to.equal(true);
+    expect(() => informer.start(new AbortController().signal)).to.throw(/already started/);
+  });
+});
+
+describe('InformerFactory', function () {
+  it('shares one informer per kind, namespace and selectors', function () {
+    const factory = new InformerFactory(new ScriptedApi(), { logger: quietLogger().logger });
+    const a = factory.informerFor(ConfigMaps, { namespace: 'x' });
+    expect(factory.informerFor(ConfigMaps, { namespace: 'x' })).to.equal(a);
+    expect(factory.informerFor(ConfigMaps, { namespace: 'y' })).to.not.equal(a);
+    expect(factory.informerFor(ConfigMaps, { namespace: 'x', labelSelector: 'a=b' })).to.not.equal(a);
+    // A namespace means nothing to a cluster-scoped kind.
+    expect(factory.informerFor(Namespaces, { namespace: 'x' })).to.equal(factory.informerFor(Namespaces));
+    expect(factory.informers()).to.have.length(4);
+  });
+
+  it('starts informers created before and after start(), and waits for all to sync', async function () {
+    const api = new ScriptedApi().onList(
+      { items: [], resourceVersion: '1' },
+      { items: [], resourceVersion: '2' },
+    );
+    const factory = new InformerFactory(api, { logger: quietLogger().logger });
+    const early = factory.informerFor(ConfigMaps);
+    const stop = new AbortController();
+    factory.start(stop.signal);
+    const late = factory.informerFor(Namespaces);
+    try {
+      await factory.waitForSync();
+      expect(early.hasSynced()).to.equal(true);
+      expect(late.hasSynced()).to.equal(true);
+    } finally {
+      stop.abort();
+    }
+  });
+});
