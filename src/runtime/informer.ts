@@ -7,18 +7,20 @@ import { Store } from './store.js';
 
 /**
  * Where the list/watch loop is. The loop is `state = await step(state)` until
- * Stopped; each arrow below is one step.
+ * Stopped; each line below is one step (kube-rs's watcher documents its loop the same way).
  *
  * ```text
- *   Pending ──start──▶ Listing ──listed; store replaced; handlers told the diff──▶ Watching
- *                        ▲  │                                                      │ │ │
- *                        │  └──list failed──▶ Backoff(next: list) ──delay──▶ Listing │ │ │
- *                        │                                                           │ │ │
- *                        └────────────── 410 Gone / Expired: relist ─────────────────┘ │ │
- *   Watching ◀── server closed the stream (timeoutSeconds), or the watchdog ───────────┘ │
- *            ◀──delay── Backoff(next: watch) ◀── any other error, or a stream that ──────┘
- *                                                closed at once without events
- *   any state ──signal aborted──▶ Stopped
+ *   Pending  ── start() ──────────────────────────────────▶ Listing(initial)
+ *   Listing  ── all pages listed, store replaced,
+ *               handlers told the difference ─────────────▶ Watching(the list's resourceVersion)
+ *            ── list failed ──────────────────────────────▶ Backoff(next: list)
+ *   Watching ── stream ended (server-side timeout) ───────▶ Watching(last resourceVersion seen)
+ *            ── silent for silenceTimeoutMs (watchdog) ───▶ Watching(last resourceVersion seen)
+ *            ── 410 Gone / Expired ───────────────────────▶ Listing(gone)
+ *            ── 410 right after a list ───────────────────▶ Backoff(next: list)
+ *            ── any other error, or closed at once ───────▶ Backoff(next: watch)
+ *   Backoff  ── jittered exponential delay ───────────────▶ Listing(retry) or Watching(last seen)
+ *   any      ── signal aborted ───────────────────────────▶ Stopped
  * ```
  *
  * Watching always resumes from the last resourceVersion seen (an event's or a
