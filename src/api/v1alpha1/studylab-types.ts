@@ -286,7 +286,7 @@ export interface ServicePortSpec {
 export interface StorageSpec {
   /**
    * Requested capacity, such as `1Gi`. It can grow (where the storage class allows expansion) but never shrink.
-   * @validation {"rule": "quantity(self).isGreaterThan(quantity('0'))", "message": "spec.storage.size must be greater than zero"}
+   * @validation {"rule": "!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))", "message": "spec.storage.size must be greater than zero"}
    */
   size: Quantity;
   /**
