@@ -142,8 +142,10 @@ export class LocalControlPlane {
         '--bind-address=127.0.0.1',
         `--secure-port=${ports.controllerManager}`,
         `--cert-dir=${join(dir, 'kcm-certs')}`,
-        // Shorter than the default so GC and rollouts react quickly in tests.
         '--concurrent-gc-syncs=5',
+        // Fake nodes must not go NotReady when a loaded machine delays kwok's heartbeat (or while a
+        // test has stopped the API server): NotReady nodes mark every pod unready, for good under kwok.
+        '--node-monitor-grace-period=5m',
       ],
       join(dir, 'kube-controller-manager.log'),
     );
@@ -168,6 +170,8 @@ export class LocalControlPlane {
         `--server-address=127.0.0.1:${ports.kwok}`,
         `--cidr=${POD_CIDR}`,
         '--node-ip=10.240.0.1',
+        // Heartbeats through Leases, renewed every quarter of this, as a real kubelet does.
+        '--node-lease-duration-seconds=40',
         // Without it kwok reads ~/.kwok/kwok.yaml, a user file that would make runs differ by machine.
         `--config=${this.writeFile('kwok.yaml', '')}`,
       ],

@@ -6,4 +6,11 @@ export {
   serviceAccountKubeConfig,
 } from './control-plane.js';
 export type { LocalControlPlaneOptions } from './control-plane.js';
-export { readVersions, binaryPaths, requireBinaries, BinariesMissingError, cacheDir, REPO_ROOT } from './versions.js';
+export {
+  readVersions,
+  binaryPaths,
+  requireBinaries,
+  BinariesMissingError,
+  cacheDir,
+  REPO_ROOT,
+} from './versions.js';

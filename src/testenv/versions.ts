@@ -58,7 +58,13 @@ export class BinariesMissingError extends Error {}
 /** Throws with the command to run when a binary has not been built yet (building takes minutes, so it is never implicit here). */
 export function requireBinaries(versions = readVersions()): Binaries {
   const paths = binaryPaths(versions);
-  const missing = Object.values<string>(paths).filter((p) => !existsSync(p));
+  const missing = [
+    paths.etcd,
+    paths.kubeApiserver,
+    paths.kubeControllerManager,
+    paths.kubeScheduler,
+    paths.kwok,
+  ].filter((p) => !existsSync(p));
   if (missing.length > 0) {
     throw new BinariesMissingError(
       `control-plane binaries are missing (${missing.join(', ')}); build them once with: make testenv-build`,
