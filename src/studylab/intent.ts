@@ -19,7 +19,7 @@
  * that follows leaves their entries in place (server-side apply merges).
  */
 import { createHash } from 'node:crypto';
-import { parseQuantity } from './quantity.js';
+import { compareQuantities } from './builders/quantity.js';
 
 export const INTENT_HASH_ANNOTATION = 'studylab.io/intent-hash';
 
@@ -29,16 +29,12 @@ export function intentHash(intent: unknown): string {
 }
 
 /** Returns the intent with its hash annotation, ready to apply (the input is not modified). */
-export function withIntentHash<T extends { metadata?: { annotations?: Record<string, string> } }>(
-  intent: T,
-): T {
+export function withIntentHash<T extends { metadata?: object }>(intent: T): T {
   const hash = intentHash(intent);
+  const metadata = (intent.metadata ?? {}) as { annotations?: Record<string, string> };
   return {
     ...intent,
-    metadata: {
-      ...intent.metadata,
-      annotations: { ...intent.metadata?.annotations, [INTENT_HASH_ANNOTATION]: hash },
-    },
+    metadata: { ...metadata, annotations: { ...metadata.annotations, [INTENT_HASH_ANNOTATION]: hash } },
   };
 }
 
@@ -65,6 +61,8 @@ export function decideApply(intent: object, live: object | undefined): ApplyDeci
 
 /** Paths where `live` does not carry what `intent` sets. */
 export function driftedFields(intent: unknown, live: unknown, path = ''): string[] {
+  // The API server drops empty lists and maps (`ingress: []` comes back absent): the same thing.
+  if (live === undefined && isEmpty(intent)) return [];
   if (Array.isArray(intent)) {
     if (!Array.isArray(live) || live.length !== intent.length) return [path || '.'];
     return intent.flatMap((item, i) => driftedFields(item, live[i], `${path}[${i}]`));
@@ -83,11 +81,17 @@ export function driftedFields(intent: unknown, live: unknown, path = ''): string
 function scalarsEqual(a: unknown, b: unknown, path: string): boolean {
   if (a === b) return true;
   if (typeof a === 'string' && typeof b === 'string' && /(^|\.)(requests|limits|capacity)\./.test(path)) {
-    const qa = parseQuantity(a);
-    const qb = parseQuantity(b);
-    return qa !== undefined && qb !== undefined && qa === qb;
+    try {
+      return compareQuantities(a, b) === 0;
+    } catch {
+      return false;
+    }
   }
   return false;
+}
+
+function isEmpty(v: unknown): boolean {
+  return (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
 }
 
 function annotationsOf(obj: object): Record<string, string> {
@@ -107,4 +111,34 @@ function stableStringify(v: unknown): string {
     return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(v[k])}`).join(',')}}`;
   }
   return JSON.stringify(v);
+}
+
+/**
+ * Lists that server-side apply cannot repair alone. SSA merges a list-map by
+ * key: when someone edits a Service port from 80 to 8081, the entry keyed 8081
+ * belongs to them, and applying ours (keyed 80) adds a second port instead of
+ * replacing theirs. For these lists the reconciler first replaces the whole
+ * list with a merge patch, then applies as usual.
+ */
+export const EXCLUSIVE_LISTS: Readonly<Record<string, readonly string[]>> = { Service: ['spec.ports'] };
+
+/** Paths of exclusive lists where the live object holds an entry the intent does not describe. */
+export function foreignListPaths(kind: string, intent: object, live: object | undefined): string[] {
+  if (!live) return [];
+  return (EXCLUSIVE_LISTS[kind] ?? []).filter((path) => {
+    const wanted = valueAt(intent, path);
+    const actual = valueAt(live, path);
+    if (!Array.isArray(wanted) || !Array.isArray(actual)) return false;
+    return actual.some((entry) => !wanted.some((w) => driftedFields(w, entry).length === 0));
+  });
+}
+
+/** `{spec: {ports: [...]}}` for path `spec.ports`: a merge patch that replaces that one field. */
+export function patchReplacing(intent: object, path: string): object {
+  const keys = path.split('.');
+  return keys.reduceRight<unknown>((inner, key) => ({ [key]: inner }), valueAt(intent, path)) as object;
+}
+
+function valueAt(obj: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), obj);
 }

@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import {
   decideApply,
   driftedFields,
+  foreignListPaths,
+  patchReplacing,
   intentHash,
   withIntentHash,
   INTENT_HASH_ANNOTATION,
@@ -24,7 +26,7 @@ describe('intent: when a child needs an apply', function () {
   });
 
   it('does not modify its input when adding the hash', function () {
-    const input = { metadata: { name: 'x', annotations: { keep: 'me' } } };
+    const input = { metadata: { name: 'x', annotations: { keep: 'me' } as Record<string, string> } };
     const out = withIntentHash(input);
     expect(input.metadata.annotations).to.deep.equal({ keep: 'me' });
     expect(out.metadata.annotations.keep).to.equal('me');
@@ -62,6 +64,12 @@ describe('intent: when a child needs an apply', function () {
     expect(decideApply(intent, live)).to.include({ apply: true, reason: 'intent-changed' });
   });
 
+  it('treats an empty list or map as equal to an absent field (the API server drops them)', function () {
+    expect(driftedFields({ spec: { ingress: [] } }, { spec: {} })).to.deep.equal([]);
+    expect(driftedFields({ spec: { selector: {} } }, { spec: {} })).to.deep.equal([]);
+    expect(driftedFields({ spec: { ingress: [{}] } }, { spec: {} })).to.deep.equal(['spec.ingress']);
+  });
+
   it('treats a list of another length as drift', function () {
     expect(driftedFields({ a: [1, 2] }, { a: [1] })).to.deep.equal(['a']);
     expect(driftedFields({ a: [] }, { a: [] })).to.deep.equal([]);
@@ -71,6 +79,46 @@ describe('intent: when a child needs an apply', function () {
     expect(
       driftedFields({ requests: { memory: '1Gi' } }, { requests: { memory: '1073741824' } }),
     ).to.deep.equal([]);
+    expect(driftedFields({ requests: { cpu: '0.067G' } }, { requests: { cpu: '67M' } })).to.deep.equal([]);
     expect(driftedFields({ env: { value: '1' } }, { env: { value: '1.0' } })).to.deep.equal(['env.value']);
+  });
+
+  describe('exclusive lists (Service ports)', function () {
+    const svc = { spec: { ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: 30080 }] } };
+    const live = (...ports: object[]) => ({ spec: { ports } });
+
+    it('finds a port someone re-numbered (kubectl edit 80 -> 8081), which an apply would only duplicate', function () {
+      expect(
+        foreignListPaths(
+          'Service',
+          svc,
+          live({ name: 'http', port: 8081, protocol: 'TCP', targetPort: 'http', nodePort: 30080 }),
+        ),
+      ).to.deep.equal(['spec.ports']);
+    });
+
+    it('finds an extra port another manager added', function () {
+      const ports = [
+        { name: 'http', port: 80, protocol: 'TCP', targetPort: 'http', nodePort: 30080 },
+        { name: 'debug', port: 6060 },
+      ];
+      expect(foreignListPaths('Service', svc, live(...ports))).to.deep.equal(['spec.ports']);
+    });
+
+    it('finds nothing when every live port is one of ours plus server defaults', function () {
+      expect(
+        foreignListPaths(
+          'Service',
+          svc,
+          live({ name: 'http', port: 80, protocol: 'TCP', targetPort: 'http', nodePort: 30080 }),
+        ),
+      ).to.deep.equal([]);
+      expect(foreignListPaths('Service', svc, undefined)).to.deep.equal([]);
+      expect(foreignListPaths('Deployment', svc, live({ port: 1 }))).to.deep.equal([]);
+    });
+
+    it('builds the merge patch that replaces just that list', function () {
+      expect(patchReplacing(svc, 'spec.ports')).to.deep.equal({ spec: { ports: svc.spec.ports } });
+    });
   });
 });

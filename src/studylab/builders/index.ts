@@ -2,7 +2,6 @@
 export { buildDeployment, CONTAINER_NAME, DATA_VOLUME_NAME } from './deployment.js';
 export {
   buildService,
-  conflictingServicePorts,
   servicePortsOf,
   serviceReplacementReason,
   serviceTypeNeedsPorts,

@@ -115,26 +115,3 @@ export function serviceReplacementReason(intent: V1Service, live: V1Service | un
     ? `the Service has the cluster IP ${liveIP} and must become headless; spec.clusterIP is immutable`
     : 'the Service is headless and must get a cluster IP; spec.clusterIP is immutable';
 }
-
-/**
- * Ports of the live Service that a server-side apply of `intent` can neither
- * remove nor live with: entries another manager owns (ports are keyed by port
- * and protocol, so `kubectl edit` of a port number makes a new entry that is
- * not ours) whose name or nodePort collides with a port of the intent. The
- * apply would then be rejected ("Duplicate value"); the reconciler has to
- * replace the ports list itself (a JSON merge patch of spec.ports does) and
- * apply again. Empty when an apply will do.
- */
-export function conflictingServicePorts(intent: V1Service, live: V1Service | undefined): V1ServicePort[] {
-  const wanted = intent.spec?.ports ?? [];
-  const key = (p: V1ServicePort) => `${p.port}/${p.protocol ?? DEFAULTS.protocol}`;
-  const wantedKeys = new Set(wanted.map(key));
-  const names = new Set(wanted.map((p) => p.name).filter((n) => n !== undefined));
-  const nodePorts = new Set(wanted.map((p) => p.nodePort).filter((n) => n !== undefined));
-  return (live?.spec?.ports ?? []).filter(
-    (p) =>
-      !wantedKeys.has(key(p)) &&
-      ((p.name !== undefined && names.has(p.name)) ||
-        (p.nodePort !== undefined && nodePorts.has(p.nodePort))),
-  );
-}

@@ -4,7 +4,6 @@ import type { ServiceSpec, StudyLabSpec } from '../../../src/api/v1alpha1/index.
 import {
   BuilderInputError,
   buildService,
-  conflictingServicePorts,
   servicePortsOf,
   serviceReplacementReason,
   serviceTypeNeedsPorts,
@@ -267,52 +266,6 @@ describe('buildService', function () {
       expect(serviceReplacementReason(external, live('ClusterIP', 'None'))).to.be.undefined;
       expect(serviceReplacementReason(clusterIP, live('ExternalName'))).to.be.undefined;
       expect(serviceReplacementReason(headless, live('ExternalName'))).to.be.undefined;
-    });
-  });
-
-  describe('conflictingServicePorts', function () {
-    const intent = build({
-      type: 'NodePort',
-      ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: 30080 }],
-    });
-    const liveWith = (...ports: V1ServicePort[]): V1Service => ({ spec: { type: 'NodePort', ports } });
-
-    it('finds a port someone re-numbered (kubectl edit 80 -> 8081): same name, another key', function () {
-      const live = liveWith({
-        name: 'http',
-        port: 8081,
-        protocol: 'TCP',
-        targetPort: 'http',
-        nodePort: 31000,
-      });
-      expect(conflictingServicePorts(intent, live)).to.deep.equal(live.spec!.ports);
-    });
-
-    it('finds a foreign port holding one of our node ports', function () {
-      const live = liveWith({ name: 'other', port: 9000, protocol: 'TCP', nodePort: 30080 });
-      expect(conflictingServicePorts(intent, live)).to.have.length(1);
-    });
-
-    it('finds a port of the same number under another protocol and the same name', function () {
-      const live = liveWith({ name: 'http', port: 80, protocol: 'UDP' });
-      expect(conflictingServicePorts(intent, live)).to.have.length(1);
-    });
-
-    it('finds nothing when the live ports are ours (same port and protocol), whatever their other fields', function () {
-      const live = liveWith({ name: 'http', port: 80, protocol: 'TCP', targetPort: 9999, nodePort: 30080 });
-      expect(conflictingServicePorts(intent, live)).to.deep.equal([]);
-    });
-
-    it('finds nothing for extra ports that collide with nothing (an apply leaves them, harmlessly)', function () {
-      const live = liveWith(
-        { name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 },
-        { name: 'debug', port: 6060, protocol: 'TCP', nodePort: 31111 },
-      );
-      expect(conflictingServicePorts(intent, live)).to.deep.equal([]);
-    });
-
-    it('finds nothing without a live Service', function () {
-      expect(conflictingServicePorts(intent, undefined)).to.deep.equal([]);
     });
   });
 
