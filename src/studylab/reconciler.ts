@@ -8,6 +8,7 @@
  * manager), deletes children the spec no longer asks for, and writes status
  * only when it changed. A converged lab therefore costs no write at all.
  */
+import type { V1Deployment, V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
 import type { StudyLab } from '../api/v1alpha1/index.js';
 import {
   ConfigMaps,
@@ -16,6 +17,7 @@ import {
   PersistentVolumeClaims,
   Services,
   isNotFound,
+  objectKey,
   type Client,
   type EventRecorder,
   type KubeObject,
@@ -26,11 +28,17 @@ import {
   type Result,
   type Store,
 } from '../runtime/index.js';
-import { buildDeployment, buildNetworkPolicy, buildPersistentVolumeClaim, buildService } from './builders/index.js';
+import {
+  buildDeployment,
+  buildNetworkPolicy,
+  buildPersistentVolumeClaim,
+  buildService,
+  serviceReplacementReason,
+} from './builders/index.js';
 import { FIELD_MANAGER } from './labels.js';
-import { decideApply, withIntentHash } from './intent.js';
+import { decideApply, foreignListPaths, patchReplacing, withIntentHash } from './intent.js';
 import { computeStatus, statusEqual, type Observed } from './status.js';
-import { missingConfigMapReferences, validateLab, type Problem } from './validation.js';
+import { missingConfigMapReferences, referencedConfigMaps, validateLab, type Problem } from './validation.js';
 import { StudyLabs } from './resources.js';
 
 /** The caches the reconciler reads instead of the API server. */
@@ -65,20 +73,43 @@ export class StudyLabReconciler implements Reconciler {
     if (!lab) return {};
 
     if (lab.spec.paused) {
-      await this.writeStatus(lab, { paused: true, problems: [] }, ctx);
+      await this.writeStatus(lab, this.observeChildren(lab), ctx);
       return {};
     }
 
     const problems = [...validateLab(lab), ...(await this.checkReferences(lab))];
     if (problems.length > 0) {
-      this.warnInvalid(lab, problems);
-      await this.writeStatus(lab, { problems }, ctx);
-      return problems.some((p) => p.reason === 'ConfigMapNotFound') ? { requeueAfterMs: MISSING_REFERENCE_RECHECK_MS } : {};
+      // Warn once per change, not on every resync: the condition keeps saying it meanwhile.
+      if (await this.writeStatus(lab, { ...this.observeChildren(lab), problems }, ctx))
+        this.warnInvalid(lab, problems);
+      return problems.some((p) => p.reason === 'ConfigMapNotFound')
+        ? { requeueAfterMs: MISSING_REFERENCE_RECHECK_MS }
+        : {};
     }
 
     const observed = await this.reconcileChildren(lab, ctx);
-    await this.writeStatus(lab, observed, ctx);
+    const changed = await this.writeStatus(lab, observed, ctx);
+    const refusal = observed.storageRefusal;
+    if (changed && refusal) this.deps.events.event(lab, 'Warning', refusal.reason, 'Refuse', refusal.message);
+    if (observed.applyErrors.length > 0) {
+      // Status and an Event already say what failed; the error gets the child another try, with backoff.
+      throw new Error(
+        `apply failed: ${observed.applyErrors.map((e) => `${e.kind}: ${e.message}`).join('; ')}`,
+      );
+    }
     return {};
+  }
+
+  /** The children as the cache has them, for a status written without touching them (paused, invalid). */
+  private observeChildren(lab: StudyLab): Observed {
+    const { caches } = this.deps;
+    return {
+      deployment: this.child(caches.deployments, lab) as V1Deployment | undefined,
+      service: this.child(caches.services, lab) as V1Service | undefined,
+      pvc: this.child(caches.claims, lab) as V1PersistentVolumeClaim | undefined,
+      problems: [],
+      applyErrors: [],
+    };
   }
 
   /** Storage first (the Deployment mounts it), then the workload, its Service and its NetworkPolicy. */
@@ -88,40 +119,106 @@ export class StudyLabReconciler implements Reconciler {
     const observed: Observed = { problems: [], applyErrors };
 
     if (lab.spec.storage) {
-      const existing = this.child(caches.claims, lab);
+      const existing = this.child(caches.claims, lab) as V1PersistentVolumeClaim | undefined;
       const { intent, refusal } = buildPersistentVolumeClaim(lab, existing);
-      if (refusal) this.deps.events.event(lab, 'Warning', refusal.reason, 'Refuse', refusal.message);
       observed.storageRefusal = refusal;
-      observed.pvc = await this.applyChild(PersistentVolumeClaims, intent, existing, lab, ctx, applyErrors);
+      observed.pvc = (await this.applyChild(
+        PersistentVolumeClaims,
+        intent,
+        existing,
+        lab,
+        ctx,
+        applyErrors,
+      )) as V1PersistentVolumeClaim | undefined;
     }
 
     const deployment = lab.spec.app ? buildDeployment(lab) : undefined;
-    observed.deployment = await this.ensureChild(Deployments, deployment, caches.deployments, lab, ctx, applyErrors);
-    observed.service = await this.ensureChild(Services, buildService(lab), caches.services, lab, ctx, applyErrors);
-    await this.ensureChild(NetworkPolicies, buildNetworkPolicy(lab), caches.networkPolicies, lab, ctx, applyErrors);
+    observed.deployment = (await this.ensureChild(
+      Deployments,
+      deployment,
+      this.child(caches.deployments, lab),
+      lab,
+      ctx,
+      applyErrors,
+    )) as V1Deployment | undefined;
+
+    const service = buildService(lab);
+    const liveService = await this.replaceImmutableService(
+      lab,
+      service,
+      this.child(caches.services, lab) as V1Service | undefined,
+      ctx,
+    );
+    observed.service = (await this.ensureChild(Services, service, liveService, lab, ctx, applyErrors)) as
+      V1Service | undefined;
+
+    const policy = buildNetworkPolicy(lab);
+    await this.ensureChild(
+      NetworkPolicies,
+      policy,
+      this.child(caches.networkPolicies, lab),
+      lab,
+      ctx,
+      applyErrors,
+    );
     return observed;
+  }
+
+  /**
+   * A Service's clusterIP is immutable, so ClusterIP <-> Headless cannot be
+   * applied: the Service is deleted and created again. Returns the live
+   * Service to compare with, undefined once it was deleted.
+   */
+  private async replaceImmutableService(
+    lab: StudyLab,
+    intent: V1Service | undefined,
+    live: V1Service | undefined,
+    ctx: ReconcileContext,
+  ): Promise<V1Service | undefined> {
+    const reason = intent && serviceReplacementReason(intent, live);
+    if (!reason || !live || !isControlledBy(live, lab)) return live;
+    ctx.log.info('replacing Service', { reason });
+    await this.deleteChild(Services, live, lab);
+    this.deps.events.event(
+      lab,
+      'Normal',
+      'ServiceReplaced',
+      'Delete',
+      `Replacing Service ${lab.metadata.name}: ${reason}`,
+    );
+    return undefined;
   }
 
   /** Applies the intent when there is one; otherwise deletes the child if this lab controls it. */
   private async ensureChild(
     type: ResourceType,
     intent: KubeObject | undefined,
-    store: Store<KubeObject>,
+    live: KubeObject | undefined,
     lab: StudyLab,
     ctx: ReconcileContext,
     applyErrors: Observed['applyErrors'],
   ): Promise<KubeObject | undefined> {
-    const live = this.child(store, lab);
     if (intent) return this.applyChild(type, intent, live, lab, ctx, applyErrors);
     if (live && isControlledBy(live, lab)) {
       ctx.log.info('deleting child the spec no longer asks for', { kind: type.kind });
-      await this.deps.client.delete(type, lab.metadata.namespace, lab.metadata.name, {
-        preconditions: { uid: live.metadata!.uid! },
-        propagationPolicy: 'Background',
-      });
-      this.deps.events.event(lab, 'Normal', `${type.kind}Deleted`, 'Delete', `Deleted ${type.kind} ${lab.metadata.name}: the spec no longer asks for it`);
+      await this.deleteChild(type, live, lab);
+      this.deps.events.event(
+        lab,
+        'Normal',
+        `${type.kind}Deleted`,
+        'Delete',
+        `Deleted ${type.kind} ${lab.metadata.name}: the spec no longer asks for it`,
+      );
     }
     return undefined;
+  }
+
+  /** Deletes exactly the object we looked at: the UID precondition protects a newer object of the same name. */
+  private async deleteChild(type: ResourceType, live: KubeObject, lab: StudyLab): Promise<void> {
+    await this.deps.client.delete(type, lab.metadata.namespace, lab.metadata.name!, {
+      preconditions: { uid: live.metadata!.uid! },
+      propagationPolicy: 'Background',
+    });
   }
 
   /**
@@ -143,14 +240,36 @@ export class StudyLabReconciler implements Reconciler {
     if (!decision.apply) return live;
     ctx.log.debug('applying child', { kind: type.kind, reason: decision.reason, drifted: decision.drifted });
     try {
-      const applied = await this.deps.client.apply(type, desired, { fieldManager: FIELD_MANAGER, force: true });
+      for (const path of foreignListPaths(type.kind, desired, live)) {
+        ctx.log.debug('replacing a list another manager changed', { kind: type.kind, path });
+        await this.deps.client.patch(
+          type,
+          lab.metadata.namespace,
+          lab.metadata.name!,
+          patchReplacing(desired, path),
+          {
+            type: 'merge',
+            fieldManager: FIELD_MANAGER,
+          },
+        );
+      }
+      const applied = await this.deps.client.apply(type, desired, {
+        fieldManager: FIELD_MANAGER,
+        force: true,
+      });
       this.recordApply(lab, type, decision.reason, decision.drifted);
       return applied;
     } catch (err) {
       if (isTransient(err)) throw err;
       const message = err instanceof Error ? err.message : String(err);
       applyErrors.push({ kind: type.kind, message });
-      this.deps.events.event(lab, 'Warning', 'ApplyFailed', 'Apply', `${type.kind} ${lab.metadata.name}: ${message}`);
+      this.deps.events.event(
+        lab,
+        'Warning',
+        'ApplyFailed',
+        'Apply',
+        `${type.kind} ${lab.metadata.name}: ${message}`,
+      );
       return live;
     }
   }
@@ -160,9 +279,21 @@ export class StudyLabReconciler implements Reconciler {
     if (reason === 'absent') {
       this.deps.events.event(lab, 'Normal', `${type.kind}Created`, 'Create', `Created ${type.kind} ${name}`);
     } else if (reason === 'drift') {
-      this.deps.events.event(lab, 'Normal', 'DriftRepaired', 'Update', `Restored ${type.kind} ${name}: ${drifted.join(', ')} had been changed`);
+      this.deps.events.event(
+        lab,
+        'Normal',
+        'DriftRepaired',
+        'Update',
+        `Restored ${type.kind} ${name}: ${drifted.join(', ')} had been changed`,
+      );
     } else {
-      this.deps.events.event(lab, 'Normal', `${type.kind}Updated`, 'Update', `Updated ${type.kind} ${name} to the new spec`);
+      this.deps.events.event(
+        lab,
+        'Normal',
+        `${type.kind}Updated`,
+        'Update',
+        `Updated ${type.kind} ${name} to the new spec`,
+      );
     }
   }
 
@@ -189,24 +320,32 @@ export class StudyLabReconciler implements Reconciler {
   }
 
   /** Writes status only when it differs from what the lab already shows. */
-  private async writeStatus(lab: StudyLab, observed: Observed, ctx: ReconcileContext): Promise<void> {
+  private async writeStatus(lab: StudyLab, observed: Observed, ctx: ReconcileContext): Promise<boolean> {
     const status = computeStatus(lab, observed, this.now());
-    if (statusEqual(lab.status, status)) return;
+    if (statusEqual(lab.status, status)) return false;
     ctx.log.debug('writing status', { phase: status.phase });
     try {
       await this.deps.client.apply(
         StudyLabs,
-        { apiVersion: lab.apiVersion, kind: lab.kind, metadata: { name: lab.metadata.name, namespace: lab.metadata.namespace }, status },
+        {
+          apiVersion: lab.apiVersion,
+          kind: lab.kind,
+          metadata: { name: lab.metadata.name, namespace: lab.metadata.namespace },
+          status,
+        },
         { fieldManager: FIELD_MANAGER, force: true, subresource: 'status' },
       );
+      return true;
     } catch (err) {
       // Deleted between the cache read and the write: nothing left to report on.
       if (!isNotFound(err)) throw err;
+      return false;
     }
   }
 
   private child(store: Store<KubeObject>, lab: StudyLab): KubeObject | undefined {
-    return store.getByName(lab.metadata.namespace, lab.metadata.name);
+    // Children share the lab's namespace and name, so the lab's key is theirs.
+    return store.get(objectKey(lab));
   }
 }
 
@@ -218,17 +357,4 @@ function isControlledBy(child: KubeObject, lab: StudyLab): boolean {
 function isTransient(err: unknown): boolean {
   const status = (err as { status?: number }).status;
   return status === undefined || status === 409 || status === 429 || status >= 500;
-}
-
-function referencedConfigMaps(lab: StudyLab): string[] {
-  const names = new Set<string>();
-  for (const e of lab.spec.app?.env ?? []) {
-    const ref = e.valueFrom?.configMapKeyRef;
-    if (ref?.name && !ref.optional) names.add(ref.name);
-  }
-  for (const e of lab.spec.app?.envFrom ?? []) {
-    const ref = e.configMapRef;
-    if (ref?.name && !ref.optional) names.add(ref.name);
-  }
-  return [...names].sort();
 }

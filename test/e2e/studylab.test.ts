@@ -57,8 +57,17 @@ describe('StudyLab operator (e2e)', function () {
   // --- helpers -------------------------------------------------------------
 
   function apply(name: string, spec: StudyLabSpec): void {
-    const lab = { apiVersion: 'studylab.io/v1alpha1', kind: 'StudyLab', metadata: { name, namespace: ns }, spec };
-    kubectl(c, ['apply', '--server-side', '--field-manager=e2e-user', '--force-conflicts', '-f', '-'], stringify(lab));
+    const lab = {
+      apiVersion: 'studylab.io/v1alpha1',
+      kind: 'StudyLab',
+      metadata: { name, namespace: ns },
+      spec,
+    };
+    kubectl(
+      c,
+      ['apply', '--server-side', '--field-manager=e2e-user', '--force-conflicts', '-f', '-'],
+      stringify(lab),
+    );
   }
 
   async function getLab(name: string): Promise<StudyLab> {
@@ -77,7 +86,9 @@ describe('StudyLab operator (e2e)', function () {
       async () => {
         const lab = await getLab(name);
         expect(lab.status?.observedGeneration, 'observedGeneration').to.equal(lab.metadata.generation);
-        expect(lab.status?.phase, `phase of ${name}: ${JSON.stringify(lab.status?.conditions)}`).to.equal(phase);
+        expect(lab.status?.phase, `phase of ${name}: ${JSON.stringify(lab.status?.conditions)}`).to.equal(
+          phase,
+        );
         return lab;
       },
       { timeoutMs },
@@ -140,12 +151,18 @@ describe('StudyLab operator (e2e)', function () {
     const svc = await core.readNamespacedService({ namespace: ns, name: 'basic' });
     expect(svc.spec?.type).to.equal('ClusterIP');
     expect(svc.spec?.ports?.[0]).to.include({ name: 'http', port: 80, targetPort: 'http' });
-    expect(svc.spec?.selector).to.deep.equal({ 'app.kubernetes.io/name': 'studylab', 'app.kubernetes.io/instance': 'basic' });
+    expect(svc.spec?.selector).to.deep.equal({
+      'app.kubernetes.io/name': 'studylab',
+      'app.kubernetes.io/instance': 'basic',
+    });
     expect(await eventReasons('basic')).to.include.members(['DeploymentCreated', 'ServiceCreated']);
   });
 
   it('builds each Service type', async function () {
-    apply('nodeport', { app: web(), service: { type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: 30080 }] } });
+    apply('nodeport', {
+      app: web(),
+      service: { type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: 30080 }] },
+    });
     apply('lb', { app: web(), service: { type: 'LoadBalancer' } });
     apply('headless', { app: web(), service: { type: 'Headless' } });
     apply('alias', { service: { type: 'ExternalName', externalName: 'example.org' } });
@@ -158,7 +175,9 @@ describe('StudyLab operator (e2e)', function () {
     expect(npSvc.spec?.ports?.[0]?.nodePort).to.equal(30080);
 
     await waitForPhase('lb', 'Ready');
-    expect((await core.readNamespacedService({ namespace: ns, name: 'lb' })).spec?.type).to.equal('LoadBalancer');
+    expect((await core.readNamespacedService({ namespace: ns, name: 'lb' })).spec?.type).to.equal(
+      'LoadBalancer',
+    );
 
     await waitForPhase('headless', 'Ready');
     const hl = await core.readNamespacedService({ namespace: ns, name: 'headless' });
@@ -176,6 +195,28 @@ describe('StudyLab operator (e2e)', function () {
     await notFound(() => core.readNamespacedService({ namespace: ns, name: 'noservice' }));
   });
 
+  it('replaces a Service whose immutable clusterIP must change (ClusterIP to Headless and back)', async function () {
+    apply('switch', { app: web() });
+    await waitForPhase('switch', 'Ready');
+    const first = await core.readNamespacedService({ namespace: ns, name: 'switch' });
+    expect(first.spec?.clusterIP).to.not.equal('None');
+    apply('switch', { app: web(), service: { type: 'Headless' } });
+    await waitForPhase('switch', 'Ready');
+    const headless = await eventually(async () => {
+      const svc = await core.readNamespacedService({ namespace: ns, name: 'switch' });
+      expect(svc.spec?.clusterIP).to.equal('None');
+      return svc;
+    });
+    expect(headless.metadata?.uid).to.not.equal(first.metadata?.uid);
+    apply('switch', { app: web(), service: { type: 'ClusterIP' } });
+    await eventually(async () =>
+      expect((await core.readNamespacedService({ namespace: ns, name: 'switch' })).spec?.clusterIP).to.match(
+        /^10\./,
+      ),
+    );
+    expect(await eventReasons('switch')).to.include('ServiceReplaced');
+  });
+
   it('deletes a child the spec no longer asks for', async function () {
     apply('shrink', { app: web(), networkPolicy: { ingress: [] } });
     await waitForPhase('shrink', 'Ready');
@@ -187,11 +228,17 @@ describe('StudyLab operator (e2e)', function () {
     apply('shrink', { app: web(), service: { type: 'None' } });
     await waitForPhase('shrink', 'Ready');
     await eventually(() => notFound(() => core.readNamespacedService({ namespace: ns, name: 'shrink' })));
-    await eventually(() => notFound(() => net.readNamespacedNetworkPolicy({ namespace: ns, name: 'shrink' })));
+    await eventually(() =>
+      notFound(() => net.readNamespacedNetworkPolicy({ namespace: ns, name: 'shrink' })),
+    );
   });
 
   it('repairs drift on every child kind', async function () {
-    apply('drift', { app: web({ replicas: 1 }), networkPolicy: { ingress: [] }, storage: { size: '1Gi', retentionPolicy: 'Delete' } });
+    apply('drift', {
+      app: web({ replicas: 1 }),
+      networkPolicy: { ingress: [] },
+      storage: { size: '1Gi', retentionPolicy: 'Delete' },
+    });
     await waitForPhase('drift', 'Ready');
     const before = await readDeployment('drift');
 
@@ -205,13 +252,26 @@ describe('StudyLab operator (e2e)', function () {
     // Edited image: restored.
     kubectl(c, ['-n', ns, 'set', 'image', 'deployment/drift', 'app=nginx:drifted']);
     await eventually(async () => {
-      expect((await readDeployment('drift')).spec?.template.spec?.containers[0]?.image).to.equal('nginx:1.27');
+      expect((await readDeployment('drift')).spec?.template.spec?.containers[0]?.image).to.equal(
+        'nginx:1.27',
+      );
     });
 
     // Edited Service port: restored.
-    kubectl(c, ['-n', ns, 'patch', 'service', 'drift', '--type=json', '-p', '[{"op":"replace","path":"/spec/ports/0/port","value":8081}]']);
+    kubectl(c, [
+      '-n',
+      ns,
+      'patch',
+      'service',
+      'drift',
+      '--type=json',
+      '-p',
+      '[{"op":"replace","path":"/spec/ports/0/port","value":8081}]',
+    ]);
     await eventually(async () => {
-      expect((await core.readNamespacedService({ namespace: ns, name: 'drift' })).spec?.ports?.[0]?.port).to.equal(80);
+      expect(
+        (await core.readNamespacedService({ namespace: ns, name: 'drift' })).spec?.ports?.[0]?.port,
+      ).to.equal(80);
     });
 
     // Deleted NetworkPolicy: recreated.
@@ -255,8 +315,11 @@ describe('StudyLab operator (e2e)', function () {
     expect(dep.spec?.template.spec?.containers[0]?.volumeMounts?.[0]?.mountPath).to.equal('/data');
 
     kubectl(c, ['-n', ns, 'delete', 'studylab', 'keep', '--wait=true']);
-    await eventually(() => notFound(() => readDeployment('keep')));
-    expect((await readClaim('keep')).metadata?.uid, 'same claim after the lab is gone').to.equal(claim.metadata?.uid);
+    // Garbage collection can take a while to learn a freshly installed CRD's kind.
+    await eventually(() => notFound(() => readDeployment('keep')), { timeoutMs: 90_000 });
+    expect((await readClaim('keep')).metadata?.uid, 'same claim after the lab is gone').to.equal(
+      claim.metadata?.uid,
+    );
 
     apply('keep', { app: web(), storage: { size: '1Gi', mountPath: '/data' } });
     await waitForPhase('keep', 'Ready');
@@ -270,13 +333,17 @@ describe('StudyLab operator (e2e)', function () {
     expect(claim.metadata?.ownerReferences?.[0]).to.include({ kind: 'StudyLab', uid: lab.metadata.uid });
 
     apply('scratch', { app: web(), storage: { size: '1Gi', retentionPolicy: 'Retain' } });
-    await eventually(async () => expect((await readClaim('scratch')).metadata?.ownerReferences ?? []).to.deep.equal([]));
+    await eventually(async () =>
+      expect((await readClaim('scratch')).metadata?.ownerReferences ?? []).to.deep.equal([]),
+    );
     apply('scratch', { app: web(), storage: { size: '1Gi', retentionPolicy: 'Delete' } });
-    await eventually(async () => expect((await readClaim('scratch')).metadata?.ownerReferences).to.have.length(1));
+    await eventually(async () =>
+      expect((await readClaim('scratch')).metadata?.ownerReferences).to.have.length(1),
+    );
     expect((await readClaim('scratch')).metadata?.uid).to.equal(claim.metadata?.uid);
 
     kubectl(c, ['-n', ns, 'delete', 'studylab', 'scratch', '--wait=true']);
-    await eventually(() => notFound(() => readClaim('scratch')), { timeoutMs: 60_000 });
+    await eventually(() => notFound(() => readClaim('scratch')), { timeoutMs: 90_000 });
   });
 
   it('grows a claim, refuses to shrink it or change its class, and says why', async function () {
@@ -285,13 +352,17 @@ describe('StudyLab operator (e2e)', function () {
     const uid = (await readClaim('grow')).metadata?.uid;
 
     apply('grow', { app: web(), storage: { size: '2Gi' } });
-    await eventually(async () => expect((await readClaim('grow')).spec?.resources?.requests?.storage).to.equal('2Gi'));
+    await eventually(async () =>
+      expect((await readClaim('grow')).spec?.resources?.requests?.storage).to.equal('2Gi'),
+    );
 
     apply('grow', { app: web(), storage: { size: '1Gi' } });
     const refused = await eventually(async () => {
       const lab = await getLab('grow');
       expect(lab.status?.observedGeneration).to.equal(lab.metadata.generation);
-      const cond = lab.status?.conditions?.find((x) => x.status === 'False' && /Shrink|Refused/.test(x.reason));
+      const cond = lab.status?.conditions?.find(
+        (x) => x.status === 'False' && /Shrink|Refused/.test(x.reason),
+      );
       expect(cond, JSON.stringify(lab.status?.conditions)).to.not.equal(undefined);
       return lab;
     });
@@ -308,7 +379,10 @@ describe('StudyLab operator (e2e)', function () {
     expect(claim.spec?.storageClassName).to.equal('standard');
     expect(claim.metadata?.uid, 'never recreated').to.equal(uid);
     const reasons = await eventReasons('grow');
-    expect(reasons.some((r) => /Shrink|Refused/.test(r)), reasons.join(',')).to.be.true;
+    expect(
+      reasons.some((r) => /Shrink|Refused/.test(r)),
+      reasons.join(','),
+    ).to.be.true;
   });
 
   it('paused: reports Paused and leaves drift alone until unpaused', async function () {
@@ -316,28 +390,43 @@ describe('StudyLab operator (e2e)', function () {
     await waitForPhase('still', 'Ready');
     apply('still', { app: web(), paused: true });
     await waitForPhase('still', 'Paused');
-    const reconciles = await operator.metricValue('controller_runtime_reconcile_total', { controller: 'studylab' });
+    const reconciles = await operator.metricValue('controller_runtime_reconcile_total', {
+      controller: 'studylab',
+    });
     kubectl(c, ['-n', ns, 'set', 'image', 'deployment/still', 'app=nginx:drifted']);
     // The drift event has been reconciled (the counter moved), and nothing was repaired.
     await eventually(async () =>
-      expect(await operator.metricValue('controller_runtime_reconcile_total', { controller: 'studylab' })).to.be.greaterThan(reconciles),
+      expect(
+        await operator.metricValue('controller_runtime_reconcile_total', { controller: 'studylab' }),
+      ).to.be.greaterThan(reconciles),
     );
-    expect((await readDeployment('still')).spec?.template.spec?.containers[0]?.image).to.equal('nginx:drifted');
+    expect((await readDeployment('still')).spec?.template.spec?.containers[0]?.image).to.equal(
+      'nginx:drifted',
+    );
 
     apply('still', { app: web(), paused: false });
-    await eventually(async () => expect((await readDeployment('still')).spec?.template.spec?.containers[0]?.image).to.equal('nginx:1.27'));
+    await eventually(async () =>
+      expect((await readDeployment('still')).spec?.template.spec?.containers[0]?.image).to.equal(
+        'nginx:1.27',
+      ),
+    );
     await waitForPhase('still', 'Ready');
   });
 
   it('reports a missing ConfigMap as Invalid, then converges once it exists', async function () {
     apply('needs-config', {
-      app: web({ env: [{ name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'greetings', key: 'hello' } } }] }),
+      app: web({
+        env: [{ name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'greetings', key: 'hello' } } }],
+      }),
     });
     const lab = await waitForPhase('needs-config', 'Invalid');
     expect(JSON.stringify(lab.status?.conditions)).to.contain('greetings');
     expect(await eventReasons('needs-config')).to.include('InvalidSpec');
 
-    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'greetings' }, data: { hello: 'bonjour' } } });
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: 'greetings' }, data: { hello: 'bonjour' } },
+    });
     await waitForPhase('needs-config', 'Ready', 60_000);
   });
 
@@ -357,17 +446,34 @@ describe('StudyLab operator (e2e)', function () {
     // Everything above has converged (or is Invalid, which is converged too). A fresh operator
     // process lists every lab and reconciles each one: none of that may write.
     await operator.stop();
-    const labs = ((await custom.listNamespacedCustomObject({ group: 'studylab.io', version: 'v1alpha1', plural: 'studylabs', namespace: ns })) as { items: StudyLab[] }).items;
-    const fresh = await startOperator({ kubeconfig: operatorKubeconfig });
+    const labs = (
+      (await custom.listNamespacedCustomObject({
+        group: 'studylab.io',
+        version: 'v1alpha1',
+        plural: 'studylabs',
+        namespace: ns,
+      })) as { items: StudyLab[] }
+    ).items;
+    const fresh = await startOperator({ kubeconfig: operatorKubeconfig, args: ['--log-level=debug'] });
     try {
       await fresh.waitReady();
       await eventually(async () =>
-        expect(await fresh.metricValue('controller_runtime_reconcile_total', { controller: 'studylab' })).to.be.at.least(labs.length),
+        expect(
+          await fresh.metricValue('controller_runtime_reconcile_total', { controller: 'studylab' }),
+        ).to.be.at.least(labs.length),
       );
-      await eventually(async () => expect(await fresh.metricValue('workqueue_depth', { name: 'studylab' })).to.equal(0));
+      await eventually(async () =>
+        expect(await fresh.metricValue('workqueue_depth', { name: 'studylab' })).to.equal(0),
+      );
       const metrics = await fresh.metrics();
-      const writes = WRITE_METHODS.map((m) => [m, sumMetric(metrics, 'rest_client_requests_total', { method: m })] as const).filter(([, n]) => n > 0);
-      expect(writes, `write requests during resync: ${JSON.stringify(writes)}`).to.deep.equal([]);
+      const writes = WRITE_METHODS.map(
+        (m) => [m, sumMetric(metrics, 'rest_client_requests_total', { method: m })] as const,
+      ).filter(([, n]) => n > 0);
+      const why = fresh.logs.filter((l) => /applying|writing|event/i.test(String(l.msg)));
+      expect(
+        writes,
+        `write requests during resync: ${JSON.stringify(writes)}\n${why.map((l) => JSON.stringify(l)).join('\n')}`,
+      ).to.deep.equal([]);
     } finally {
       await fresh.stop();
       operator = await startOperator({
@@ -377,5 +483,4 @@ describe('StudyLab operator (e2e)', function () {
       await operator.waitReady();
     }
   });
-
 });
