@@ -10,16 +10,41 @@ import { LocalControlPlane, REPO_ROOT } from '../src/testenv/index.js';
 import { main } from '../src/main.js';
 
 const external = process.env.STUDYLAB_KUBECONFIG;
-const plane = external ? undefined : await LocalControlPlane.start({ log: (m) => console.error(`[testenv] ${m}`) });
+const plane = external
+  ? undefined
+  : await LocalControlPlane.start({ log: (m) => console.error(`[testenv] ${m}`) });
 const kubeconfig = external ?? plane!.kubeconfigPath;
 
 try {
-  execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', join(REPO_ROOT, 'crds')], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  execFileSync(
+    'kubectl',
+    [
+      '--kubeconfig',
+      kubeconfig,
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '-f',
+      join(REPO_ROOT, 'crds', 'studylab.io_studylabs.yaml'),
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  execFileSync(
+    'kubectl',
+    [
+      '--kubeconfig',
+      kubeconfig,
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/studylabs.studylab.io',
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   console.error(`
 [run] The operator is starting. In another terminal:
   export KUBECONFIG=${kubeconfig}
@@ -28,7 +53,13 @@ try {
 [run] Ctrl-C stops the operator${plane ? ' and the local control plane' : ''}.
 `);
   const args = (process.env.ARGS ?? '').split(/\s+/).filter(Boolean);
-  process.exitCode = await main(['--kubeconfig', kubeconfig, '--metrics-bind-address=127.0.0.1:8080', '--health-probe-bind-address=127.0.0.1:8081', ...args]);
+  process.exitCode = await main([
+    '--kubeconfig',
+    kubeconfig,
+    '--metrics-bind-address=127.0.0.1:8080',
+    '--health-probe-bind-address=127.0.0.1:8081',
+    ...args,
+  ]);
 } finally {
   await plane?.stop();
 }

@@ -43,7 +43,7 @@ export type Quantity = string;
  * keeps a Deployment, a Service, a NetworkPolicy and a PersistentVolumeClaim
  * in the shape its spec asks for, and reports what it sees in its status.
  * @printcolumn {"name": "Phase", "type": "string", "jsonPath": ".status.phase"}
- * @printcolumn {"name": "Ready", "type": "string", "jsonPath": ".status.readyReplicas", "description": "Pods that are ready"}
+ * @printcolumn {"name": "Ready", "type": "integer", "jsonPath": ".status.readyReplicas", "description": "Pods that are ready"}
  * @printcolumn {"name": "Service", "type": "string", "jsonPath": ".spec.service.type"}
  * @printcolumn {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint"}
  * @printcolumn {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
