@@ -20,7 +20,12 @@ function documents(...docs: object[]): string {
 
 const files: Record<string, string> = {
   'deploy/base/cluster-role.yaml': documents(
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'studylab-operator', labels }, rules: CLUSTER_RULES },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'studylab-operator', labels },
+      rules: CLUSTER_RULES,
+    },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
@@ -40,7 +45,11 @@ const files: Record<string, string> = {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
       metadata: { name: 'studylab-operator-leader-election', namespace: NAMESPACE, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'studylab-operator-leader-election' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'Role',
+        name: 'studylab-operator-leader-election',
+      },
       subjects,
     },
   ),

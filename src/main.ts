@@ -11,19 +11,51 @@ import { setupStudyLabController } from './studylab/controller.js';
 
 /** Every flag with its default, in one place: `--help` prints this table. */
 export const FLAGS = {
-  kubeconfig: { type: 'string', default: '', help: 'kubeconfig file (default: $KUBECONFIG, then in-cluster)' },
+  kubeconfig: {
+    type: 'string',
+    default: '',
+    help: 'kubeconfig file (default: $KUBECONFIG, then in-cluster)',
+  },
   'metrics-bind-address': { type: 'string', default: ':8080', help: "address of /metrics; '0' disables it" },
-  'health-probe-bind-address': { type: 'string', default: ':8081', help: "address of /healthz and /readyz; '0' disables it" },
-  'leader-elect': { type: 'boolean', default: false, help: 'elect a leader on a Lease, so several replicas can run' },
-  'leader-election-namespace': { type: 'string', default: '', help: 'namespace of the Lease (default: the pod namespace, or default)' },
+  'health-probe-bind-address': {
+    type: 'string',
+    default: ':8081',
+    help: "address of /healthz and /readyz; '0' disables it",
+  },
+  'leader-elect': {
+    type: 'boolean',
+    default: false,
+    help: 'elect a leader on a Lease, so several replicas can run',
+  },
+  'leader-election-namespace': {
+    type: 'string',
+    default: '',
+    help: 'namespace of the Lease (default: the pod namespace, or default)',
+  },
   'leader-election-id': { type: 'string', default: 'studylab-operator', help: 'name of the Lease' },
-  'lease-duration': { type: 'string', default: '15', help: 'seconds a standby waits before taking an unrenewed lease' },
-  'renew-deadline': { type: 'string', default: '10', help: 'seconds the leader keeps trying to renew before it stops acting' },
+  'lease-duration': {
+    type: 'string',
+    default: '15',
+    help: 'seconds a standby waits before taking an unrenewed lease',
+  },
+  'renew-deadline': {
+    type: 'string',
+    default: '10',
+    help: 'seconds the leader keeps trying to renew before it stops acting',
+  },
   'retry-period': { type: 'string', default: '2', help: 'seconds between lease acquire and renew attempts' },
   'max-concurrent-reconciles': { type: 'string', default: '4', help: 'labs reconciled in parallel' },
   namespace: { type: 'string', default: '', help: 'only watch labs in this namespace (default: all)' },
-  'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info', help: 'error, warn, info or debug (env LOG_LEVEL)' },
-  'log-format': { type: 'string', default: 'json', help: 'json (one object per line) or pretty (for humans)' },
+  'log-level': {
+    type: 'string',
+    default: process.env.LOG_LEVEL ?? 'info',
+    help: 'error, warn, info or debug (env LOG_LEVEL)',
+  },
+  'log-format': {
+    type: 'string',
+    default: 'json',
+    help: 'json (one object per line) or pretty (for humans)',
+  },
   help: { type: 'boolean', default: false, help: 'print this help' },
 } as const;
 
@@ -38,13 +70,16 @@ export function parseFlags(argv: string[]): Flags {
 }
 
 function usage(): string {
-  const rows = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(28)} ${f.help} (default: ${JSON.stringify(f.default)})`);
+  const rows = Object.entries(FLAGS).map(
+    ([name, f]) => `  --${name.padEnd(28)} ${f.help} (default: ${JSON.stringify(f.default)})`,
+  );
   return `usage: studylab-operator [flags]\n\n${rows.join('\n')}\n`;
 }
 
 function positiveNumber(flags: Flags, name: keyof Flags): number {
   const n = Number(flags[name]);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(flags[name])}`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`--${name} must be a positive number, got ${JSON.stringify(flags[name])}`);
   return n;
 }
 
@@ -67,7 +102,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return 0;
   }
-  const logger = createLogger({ level: flags['log-level'], format: flags['log-format'] === 'pretty' ? 'pretty' : 'json' });
+  const logger = createLogger({
+    level: flags['log-level'],
+    format: flags['log-format'] === 'pretty' ? 'pretty' : 'json',
+  });
   try {
     const podNamespace = process.env.POD_NAMESPACE;
     const manager = new Manager({
@@ -87,7 +125,9 @@ export async function main(argv: string[]): Promise<number> {
           }
         : false,
     });
-    setupStudyLabController(manager, { maxConcurrentReconciles: positiveNumber(flags, 'max-concurrent-reconciles') });
+    setupStudyLabController(manager, {
+      maxConcurrentReconciles: positiveNumber(flags, 'max-concurrent-reconciles'),
+    });
 
     const stop = new AbortController();
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {

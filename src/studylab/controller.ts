@@ -32,7 +32,10 @@ export interface StudyLabControllerOptions {
   maxConcurrentReconciles?: number;
 }
 
-export function setupStudyLabController(manager: Manager, options: StudyLabControllerOptions = {}): Controller {
+export function setupStudyLabController(
+  manager: Manager,
+  options: StudyLabControllerOptions = {},
+): Controller {
   const reconciler = new StudyLabReconciler({
     client: manager.client,
     events: manager.eventRecorder(`studylab.io/${CONTROLLER_NAME}-controller`),

@@ -8,7 +8,7 @@
  * manager), deletes children the spec no longer asks for, and writes status
  * only when it changed. A converged lab therefore costs no write at all.
  */
-import type { V1Deployment, V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
+import type { V1Service } from '@kubernetes/client-node';
 import type { StudyLab } from '../api/v1alpha1/index.js';
 import {
   ConfigMaps,
@@ -104,9 +104,9 @@ export class StudyLabReconciler implements Reconciler {
   private observeChildren(lab: StudyLab): Observed {
     const { caches } = this.deps;
     return {
-      deployment: this.child(caches.deployments, lab) as V1Deployment | undefined,
-      service: this.child(caches.services, lab) as V1Service | undefined,
-      pvc: this.child(caches.claims, lab) as V1PersistentVolumeClaim | undefined,
+      deployment: this.child(caches.deployments, lab),
+      service: this.child(caches.services, lab),
+      pvc: this.child(caches.claims, lab),
       problems: [],
       applyErrors: [],
     };
@@ -119,38 +119,30 @@ export class StudyLabReconciler implements Reconciler {
     const observed: Observed = { problems: [], applyErrors };
 
     if (lab.spec.storage) {
-      const existing = this.child(caches.claims, lab) as V1PersistentVolumeClaim | undefined;
+      const existing = this.child(caches.claims, lab);
       const { intent, refusal } = buildPersistentVolumeClaim(lab, existing);
       observed.storageRefusal = refusal;
-      observed.pvc = (await this.applyChild(
-        PersistentVolumeClaims,
-        intent,
-        existing,
-        lab,
-        ctx,
-        applyErrors,
-      )) as V1PersistentVolumeClaim | undefined;
+      observed.pvc = await this.applyChild(PersistentVolumeClaims, intent, existing, lab, ctx, applyErrors);
     }
 
     const deployment = lab.spec.app ? buildDeployment(lab) : undefined;
-    observed.deployment = (await this.ensureChild(
+    observed.deployment = await this.ensureChild(
       Deployments,
       deployment,
       this.child(caches.deployments, lab),
       lab,
       ctx,
       applyErrors,
-    )) as V1Deployment | undefined;
+    );
 
     const service = buildService(lab);
     const liveService = await this.replaceImmutableService(
       lab,
       service,
-      this.child(caches.services, lab) as V1Service | undefined,
+      this.child(caches.services, lab),
       ctx,
     );
-    observed.service = (await this.ensureChild(Services, service, liveService, lab, ctx, applyErrors)) as
-      V1Service | undefined;
+    observed.service = await this.ensureChild(Services, service, liveService, lab, ctx, applyErrors);
 
     const policy = buildNetworkPolicy(lab);
     await this.ensureChild(

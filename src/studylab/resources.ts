@@ -2,4 +2,10 @@
 import { GROUP, KIND, PLURAL, VERSION } from '../api/v1alpha1/index.js';
 import type { ResourceType } from '../runtime/index.js';
 
-export const StudyLabs: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL, namespaced: true };
+export const StudyLabs: ResourceType = {
+  group: GROUP,
+  version: VERSION,
+  kind: KIND,
+  plural: PLURAL,
+  namespaced: true,
+};

@@ -35,8 +35,14 @@ let installed: Promise<{ kubeconfig: string }> | undefined;
 export function installOperatorPrerequisites(): Promise<{ kubeconfig: string }> {
   installed ??= (async () => {
     const c = await cluster();
-    const objects = renderDeploy(c).filter((o) => !(o.kind === 'Deployment' && o.metadata?.name === 'studylab-operator'));
-    kubectl(c, ['apply', '--server-side', '--force-conflicts', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
+    const objects = renderDeploy(c).filter(
+      (o) => !(o.kind === 'Deployment' && o.metadata?.name === 'studylab-operator'),
+    );
+    kubectl(
+      c,
+      ['apply', '--server-side', '--force-conflicts', '-f', '-'],
+      objects.map((o) => stringify(o)).join('---\n'),
+    );
     kubectl(c, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io']);
     const sa = await c.serviceAccountKubeConfig(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT);
     return { kubeconfig: sa.path };

@@ -62,7 +62,10 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
       `--health-probe-bind-address=127.0.0.1:${probesPort}`,
       ...(options.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    },
   );
   running.add(child);
   const logs: Record<string, unknown>[] = [];
@@ -106,7 +109,8 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
     async waitReady(timeoutMs = 60_000) {
       await eventually(
         async () => {
-          if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}: ${tail(logs)}`);
+          if (child.exitCode !== null)
+            throw new Error(`operator exited with ${child.exitCode}: ${tail(logs)}`);
           const res = await fetch(`${probesUrl}/readyz`);
           if (res.status !== 200) throw new Error(`readyz ${res.status}`);
         },
@@ -127,7 +131,9 @@ export function sumMetric(text: string, name: string, labels: Record<string, str
     if (!line.startsWith(name)) continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
-    const seriesLabels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    const seriesLabels = Object.fromEntries(
+      [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]),
+    );
     if (Object.entries(labels).every(([k, v]) => seriesLabels[k] === v)) sum += Number(m[3]);
   }
   return sum;

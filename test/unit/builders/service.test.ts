@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { V1Service, V1ServicePort } from '@kubernetes/client-node';
+import type { V1Service } from '@kubernetes/client-node';
 import type { ServiceSpec, StudyLabSpec } from '../../../src/api/v1alpha1/index.js';
 import {
   BuilderInputError,
