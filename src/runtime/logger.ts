@@ -100,7 +100,10 @@ const controllerRuntimeKeys = winston.format((info) => {
 const prettyLine = winston.format((info) => {
   const record = info as Info;
   const rest = Object.entries(record)
-    .filter(([key]) => !(LEADING_KEYS as readonly string[]).includes(key) && key !== 'stack')
+    .filter(
+      ([key, value]) =>
+        value !== undefined && !(LEADING_KEYS as readonly string[]).includes(key) && key !== 'stack',
+    )
     .map(([key, value]) => `${key}=${formatValue(value)}`);
   const head = `${String(record.ts)} ${String(record.level).toUpperCase().padEnd(5)} ${String(record.msg)}`;
   record[Symbol.for('message')] = [head, ...rest].join('  ');

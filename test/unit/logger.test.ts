@@ -99,6 +99,7 @@ describe('logger', function () {
       const { logger, lines } = capture({ format: 'pretty' });
       logger.child({ controller: 'studylab' }).error('Reconciler error', {
         namespace: 'team-a',
+        unset: undefined,
         name: 'web',
         ...errorFields(new Error('quota exceeded')),
       });
