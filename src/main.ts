@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LeaderElectionLostError, Manager, createLogger, errorFields } from './runtime/index.js';
-import { setupStudyLabController } from './studylab/controller.js';
+import { CHILD_CACHE, setupStudyLabController } from './studylab/controller.js';
 
 /** Every flag with its default, in one place: `--help` prints this table. */
 export const FLAGS = {
@@ -114,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
       metricsBindAddress: flags['metrics-bind-address'],
       healthProbeBindAddress: flags['health-probe-bind-address'],
       namespace: flags.namespace || undefined,
+      cacheByType: CHILD_CACHE,
       leaderElection: flags['leader-elect']
         ? {
             namespace: flags['leader-election-namespace'] || podNamespace || 'default',

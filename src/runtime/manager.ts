@@ -40,6 +40,19 @@ export interface ManagerOptions {
   readonly namespace?: string;
   /** The User-Agent of API requests. */
   readonly userAgent?: string;
+  /**
+   * Narrow what is cached per kind, like controller-runtime's cache ByObject:
+   * an operator that caches only the children it labels does not hold every
+   * Deployment of the cluster in memory.
+   */
+  readonly cacheByType?: readonly CacheByType[];
+}
+
+/** Selectors for the shared informer of one kind. */
+export interface CacheByType {
+  readonly type: ResourceType;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
 }
 
 export const MANAGER_DEFAULTS = {
@@ -89,10 +102,17 @@ export class Manager {
     this.metricsEndpoint.handle('/metrics', metricsHandler(this.metrics.registry));
   }
 
-  /** The shared informer for `type` (restricted to the manager's namespace, if any). */
+  /** The shared informer for `type` (restricted to the manager's namespace and the kind's cacheByType selectors, if any). */
   getInformer<T extends KubeObject = KubeObject>(type: ResourceType): Informer<T> {
     const namespace = type.namespaced ? this.options.namespace : undefined;
-    return this.informers.informerFor<T>(type, namespace ? { namespace } : {});
+    const narrowed = this.options.cacheByType?.find(
+      (c) => c.type.group === type.group && c.type.kind === type.kind,
+    );
+    return this.informers.informerFor<T>(type, {
+      ...(namespace ? { namespace } : {}),
+      ...(narrowed?.labelSelector ? { labelSelector: narrowed.labelSelector } : {}),
+      ...(narrowed?.fieldSelector ? { fieldSelector: narrowed.fieldSelector } : {}),
+    });
   }
 
   /** The cache behind getInformer(type): what reconcilers read instead of the API server. */

@@ -17,6 +17,7 @@ import {
   PersistentVolumeClaims,
   Services,
   generationChanged,
+  type CacheByType,
   type Controller,
   type KubeObject,
   type Manager,
@@ -27,6 +28,19 @@ import { StudyLabReconciler } from './reconciler.js';
 import { StudyLabs } from './resources.js';
 
 export const CONTROLLER_NAME = 'studylab';
+
+/**
+ * Cache only the children we label: the operator's memory grows with its labs,
+ * not with every Deployment, Service, NetworkPolicy and claim in the cluster.
+ * A child someone strips of the label drops out of the cache, which looks like
+ * a deletion, and the apply that follows puts the label back.
+ */
+export const CHILD_CACHE: readonly CacheByType[] = [
+  Deployments,
+  Services,
+  NetworkPolicies,
+  PersistentVolumeClaims,
+].map((type) => ({ type, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` }));
 
 export interface StudyLabControllerOptions {
   maxConcurrentReconciles?: number;

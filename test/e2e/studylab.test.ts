@@ -274,6 +274,14 @@ describe('StudyLab operator (e2e)', function () {
       ).to.equal(80);
     });
 
+    // The label the operator's cache selects on, removed: the child leaves the cache, and comes back labelled.
+    kubectl(c, ['-n', ns, 'label', 'deployment', 'drift', 'app.kubernetes.io/managed-by-']);
+    await eventually(async () => {
+      expect((await readDeployment('drift')).metadata?.labels?.['app.kubernetes.io/managed-by']).to.equal(
+        'studylab-operator',
+      );
+    });
+
     // Deleted NetworkPolicy: recreated.
     await net.deleteNamespacedNetworkPolicy({ namespace: ns, name: 'drift' });
     await eventually(() => net.readNamespacedNetworkPolicy({ namespace: ns, name: 'drift' }));
