@@ -366,8 +366,7 @@ export class Client {
     const started = performance.now();
     try {
       const res = await this.open({ ...spec, signal: ac.signal }, 'request');
-      const text = await readBody(res);
-      return text ? JSON.parse(text) : undefined;
+      return parseJson(await readBody(res), spec);
     } catch (err) {
       if (ac.signal.aborted && !spec.signal?.aborted && !(err instanceof ApiError)) {
         const message = `${spec.method} ${spec.path}: no answer within ${this.timeoutMs} ms`;
@@ -581,6 +580,16 @@ function reasonFor(status: number): string {
     504: 'Timeout',
   };
   return reasons[status] ?? 'Unknown';
+}
+
+function parseJson(text: string, spec: RequestSpec): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const message = `${spec.method} ${spec.path}: the answer is not JSON: ${text.slice(0, 200)}`;
+    throw new RequestError(message, spec.method, spec.path, { cause: err });
+  }
 }
 
 async function readBody(res: http.IncomingMessage): Promise<string> {

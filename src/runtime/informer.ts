@@ -72,7 +72,10 @@ export interface InformerOptions<T> {
   /**
    * Watchdog: a watch that delivered no event and no bookmark for this long is
    * aborted and reopened. A half-open TCP connection looks exactly like a quiet
-   * watch, and only this notices it. @default 150_000 (about twice the API server's bookmark interval)
+   * watch, and only this notices it. (The API server sends bookmarks about every
+   * minute, but only once something of this kind changed somewhere; a watch on a
+   * kind nothing changes in is reopened every period, which costs one request.)
+   * @default 150_000 (about twice the API server's bookmark interval)
    */
   readonly silenceTimeoutMs?: number;
   /** Reconnect backoff: jittered exponential, forever; reset after `resetAfterMs` without failures. */
@@ -108,7 +111,7 @@ export interface InformerStats {
   resourceVersion: string;
   objects: number;
   lastEventAt?: Date;
-  /** Lists after the first one. */
+  /** List attempts after the first one (after a 410, or retrying a failed list). */
   relists: number;
   /** Watches opened other than the first after each list. */
   watchRestarts: number;
@@ -180,7 +183,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private lastError: Error | undefined;
   private relists = 0;
   private watchRestarts = 0;
-  private listsDone = 0;
+  private listAttempts = 0;
   private watchesSinceList = 0;
 
   constructor(
@@ -305,7 +308,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Lists every page, replaces the store's contents and tells handlers what differs from before. */
   private async list(reason: 'initial' | 'gone' | 'retry', signal: AbortSignal): Promise<InformerState> {
-    if (this.listsDone > 0) {
+    if (this.listAttempts++ > 0) {
       this.relists++;
       this.metrics?.informerRelists.inc({ kind: this.type.kind });
     }
@@ -317,7 +320,6 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (signal.aborted) return { phase: 'Stopped' };
       return this.fail(asError(err), 'list');
     }
-    this.listsDone++;
     this.watchesSinceList = 0;
 
     const cached: T[] = [];
@@ -411,7 +413,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     } catch (err) {
       if (signal.aborted) return { phase: 'Stopped' };
       if (silent) {
-        this.log.warn('Watch went silent; restarting it', {
+        this.log.info('Watch went silent; restarting it', {
           resourceVersion: this.resourceVersion,
           silenceTimeoutMs: silenceMs,
         });

@@ -176,7 +176,7 @@ export class Metrics {
 
     this.informerRelists = new Counter({
       name: 'informer_relists_total',
-      help: 'Number of times an informer listed again after its first list (watch 410 Gone, or a failed list retried).',
+      help: 'Number of list attempts an informer made after its first one (after a watch 410 Gone, or retrying a failed list).',
       labelNames: ['kind'],
       registers,
     });
@@ -188,7 +188,7 @@ export class Metrics {
     });
     this.informerEvents = new Counter({
       name: 'informer_events_total',
-      help: 'Watch events an informer received, by type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR).',
+      help: 'Watch events an informer received, by type (ADDED, MODIFIED, DELETED, BOOKMARK).',
       labelNames: ['kind', 'type'],
       registers,
     });
