@@ -170,6 +170,8 @@ export class Client {
   private readonly metrics: Metrics | undefined;
   private readonly userAgent: string;
   private readonly timeoutMs: number;
+  private connecting: Promise<Connection> | undefined;
+  /** Set once connect() has resolved; used to label metrics. */
   private connection: Connection | undefined;
 
   constructor(kubeConfig: KubeConfig, options: ClientOptions = {}) {
@@ -452,9 +454,19 @@ export class Client {
     });
   }
 
-  /** The server URL and a keep-alive agent, built once from the KubeConfig's TLS material. */
-  private async connect(): Promise<Connection> {
-    if (this.connection) return this.connection;
+  /** The server URL and a keep-alive agent, built once (concurrent first requests share it). */
+  private connect(): Promise<Connection> {
+    this.connecting ??= this.buildConnection().then(
+      (connection) => (this.connection = connection),
+      (err: unknown) => {
+        this.connecting = undefined;
+        throw err;
+      },
+    );
+    return this.connecting;
+  }
+
+  private async buildConnection(): Promise<Connection> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new TypeError('KubeConfig has no current cluster');
     const server = new URL(cluster.server);
@@ -476,8 +488,7 @@ export class Client {
         ...(tls.servername ? { servername: tls.servername } : {}),
       });
     }
-    this.connection = { server, transport: server.protocol === 'http:' ? http : https, agent };
-    return this.connection;
+    return { server, transport: server.protocol === 'http:' ? http : https, agent };
   }
 
   private count(code: string, method: string, host: string): void {
