@@ -270,7 +270,7 @@ describe('Informer (integration)', function () {
     expect(await counterValue(metrics.informerHandlerErrors, { kind: 'ConfigMap' })).to.equal(4);
   });
 
-  it('recovers after the API server stops and starts again, losing no change', async function () {
+  it('recovers after the API server stops and starts again, losing no change (local plane only)', async function () {
     const { local } = await cluster();
     if (!local) this.skip(); // needs a plane whose API server this test may stop: set only for the local plane
     this.timeout(180_000);
@@ -299,7 +299,7 @@ describe('Informer (integration)', function () {
     expect(stats.relists + stats.watchRestarts, 'it reconnected').to.be.at.least(1);
   });
 
-  describe('410 Gone (API server without watch cache, so etcd compaction reaches the watch)', function () {
+  describe('410 Gone (local plane only: a second API server without watch cache, so etcd compaction reaches the watch)', function () {
     let plane: LocalControlPlane | undefined;
     let proxy: TcpProxy;
     let direct: Client;
@@ -307,7 +307,8 @@ describe('Informer (integration)', function () {
 
     before(async function () {
       if (!(await cluster()).local) {
-        // compactEtcd() needs an etcd this test started; a foreign cluster (kind, STUDYLAB_KUBECONFIG) has none.
+        // compactEtcd() and a second plane need the locally built etcd and kube-apiserver; a foreign
+        // cluster (kind, STUDYLAB_KUBECONFIG) offers neither.
         this.skip();
       }
       this.timeout(120_000);
