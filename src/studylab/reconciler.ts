@@ -39,6 +39,7 @@ import { FIELD_MANAGER } from './labels.js';
 import { decideApply, foreignListPaths, patchReplacing, withIntentHash } from './intent.js';
 import { computeStatus, statusEqual, type Observed } from './status.js';
 import { missingConfigMapReferences, referencedConfigMaps, validateLab, type Problem } from './validation.js';
+import { RepairBackoff } from './repair-backoff.js';
 import { StudyLabs } from './resources.js';
 
 /** The caches the reconciler reads instead of the API server. */
@@ -57,14 +58,24 @@ export interface StudyLabReconcilerDeps {
   now?: () => Date;
 }
 
+/** What one reconcile pass collects on its way through the children. */
+interface Pass {
+  /** Applies the API server refused. */
+  applyErrors: Observed['applyErrors'];
+  /** Set when a drift repair was backed off: reconcile again then. */
+  retryAfterMs?: number;
+}
+
 /** While a referenced ConfigMap is missing nothing announces its arrival to us (we do not watch ConfigMaps), so look again. */
 const MISSING_REFERENCE_RECHECK_MS = 15_000;
 
 export class StudyLabReconciler implements Reconciler {
   private readonly now: () => Date;
+  private readonly repairs: RepairBackoff;
 
   constructor(private readonly deps: StudyLabReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.repairs = new RepairBackoff(() => this.now().getTime());
   }
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
@@ -87,7 +98,8 @@ export class StudyLabReconciler implements Reconciler {
         : {};
     }
 
-    const observed = await this.reconcileChildren(lab, ctx);
+    const pass: Pass = { applyErrors: [] };
+    const observed = await this.reconcileChildren(lab, ctx, pass);
     const changed = await this.writeStatus(lab, observed, ctx);
     const refusal = observed.storageRefusal;
     if (changed && refusal) this.deps.events.event(lab, 'Warning', refusal.reason, 'Refuse', refusal.message);
@@ -97,7 +109,7 @@ export class StudyLabReconciler implements Reconciler {
         `apply failed: ${observed.applyErrors.map((e) => `${e.kind}: ${e.message}`).join('; ')}`,
       );
     }
-    return {};
+    return pass.retryAfterMs !== undefined ? { requeueAfterMs: pass.retryAfterMs } : {};
   }
 
   /** The children as the cache has them, for a status written without touching them (paused, invalid). */
@@ -113,16 +125,15 @@ export class StudyLabReconciler implements Reconciler {
   }
 
   /** Storage first (the Deployment mounts it), then the workload, its Service and its NetworkPolicy. */
-  private async reconcileChildren(lab: StudyLab, ctx: ReconcileContext): Promise<Observed> {
+  private async reconcileChildren(lab: StudyLab, ctx: ReconcileContext, pass: Pass): Promise<Observed> {
     const { caches } = this.deps;
-    const applyErrors: Observed['applyErrors'] = [];
-    const observed: Observed = { problems: [], applyErrors };
+    const observed: Observed = { problems: [], applyErrors: pass.applyErrors };
 
     if (lab.spec.storage) {
       const existing = this.child(caches.claims, lab);
       const { intent, refusal } = buildPersistentVolumeClaim(lab, existing);
       observed.storageRefusal = refusal;
-      observed.pvc = await this.applyChild(PersistentVolumeClaims, intent, existing, lab, ctx, applyErrors);
+      observed.pvc = await this.applyChild(PersistentVolumeClaims, intent, existing, lab, ctx, pass);
     }
 
     const deployment = lab.spec.app ? buildDeployment(lab) : undefined;
@@ -132,7 +143,7 @@ export class StudyLabReconciler implements Reconciler {
       this.child(caches.deployments, lab),
       lab,
       ctx,
-      applyErrors,
+      pass,
     );
 
     const service = buildService(lab);
@@ -142,17 +153,10 @@ export class StudyLabReconciler implements Reconciler {
       this.child(caches.services, lab),
       ctx,
     );
-    observed.service = await this.ensureChild(Services, service, liveService, lab, ctx, applyErrors);
+    observed.service = await this.ensureChild(Services, service, liveService, lab, ctx, pass);
 
     const policy = buildNetworkPolicy(lab);
-    await this.ensureChild(
-      NetworkPolicies,
-      policy,
-      this.child(caches.networkPolicies, lab),
-      lab,
-      ctx,
-      applyErrors,
-    );
+    await this.ensureChild(NetworkPolicies, policy, this.child(caches.networkPolicies, lab), lab, ctx, pass);
     return observed;
   }
 
@@ -188,9 +192,9 @@ export class StudyLabReconciler implements Reconciler {
     live: KubeObject | undefined,
     lab: StudyLab,
     ctx: ReconcileContext,
-    applyErrors: Observed['applyErrors'],
+    pass: Pass,
   ): Promise<KubeObject | undefined> {
-    if (intent) return this.applyChild(type, intent, live, lab, ctx, applyErrors);
+    if (intent) return this.applyChild(type, intent, live, lab, ctx, pass);
     if (live && isControlledBy(live, lab)) {
       ctx.log.info('deleting child the spec no longer asks for', { kind: type.kind });
       await this.deleteChild(type, live, lab);
@@ -225,11 +229,21 @@ export class StudyLabReconciler implements Reconciler {
     live: KubeObject | undefined,
     lab: StudyLab,
     ctx: ReconcileContext,
-    applyErrors: Observed['applyErrors'],
+    pass: Pass,
   ): Promise<KubeObject | undefined> {
     const desired = withIntentHash(intent);
     const decision = decideApply(desired, live);
     if (!decision.apply) return live;
+    const repairKey = `${objectKey(lab)}/${type.kind}`;
+    if (decision.reason === 'drift') {
+      const waitMs = this.repairs.waitMs(repairKey);
+      if (waitMs > 0) {
+        // Someone keeps changing what we set: repair later, so the fight goes at our pace, not theirs.
+        ctx.log.info('drift repair backed off', { kind: type.kind, drifted: decision.drifted, waitMs });
+        pass.retryAfterMs = Math.min(pass.retryAfterMs ?? waitMs, waitMs);
+        return live;
+      }
+    }
     ctx.log.debug('applying child', { kind: type.kind, reason: decision.reason, drifted: decision.drifted });
     try {
       for (const path of foreignListPaths(type.kind, desired, live)) {
@@ -249,12 +263,13 @@ export class StudyLabReconciler implements Reconciler {
         fieldManager: FIELD_MANAGER,
         force: true,
       });
+      if (decision.reason === 'drift') this.repairs.record(repairKey);
       this.recordApply(lab, type, decision.reason, decision.drifted);
       return applied;
     } catch (err) {
       if (isTransient(err)) throw err;
       const message = err instanceof Error ? err.message : String(err);
-      applyErrors.push({ kind: type.kind, message });
+      pass.applyErrors.push({ kind: type.kind, message });
       this.deps.events.event(
         lab,
         'Warning',
