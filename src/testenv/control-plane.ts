@@ -18,7 +18,7 @@ import http from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { KubeConfig, type V1Node, type V1PersistentVolume } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { Component } from './process.js';
 import { createPki, readPem, type CertPair, type ClientIdentity, type Pki } from './pki.js';
@@ -254,6 +254,7 @@ export class LocalControlPlane {
     if (this.stopped) return;
     this.stopped = true;
     process.removeListener('exit', this.exitHandler);
+    await this.removeProvisionedVolumes();
     // Clients first, then the API server, then its storage.
     const order = ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
     for (const name of order) {
@@ -268,6 +269,24 @@ export class LocalControlPlane {
       }
     }
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * The hostPath provisioner makes a directory per volume under /tmp/hostpath_pv and
+   * only removes it when the claim is deleted; whatever is still bound when the plane
+   * stops would be left behind. Best effort: skipped when the API server is down.
+   */
+  private async removeProvisionedVolumes(): Promise<void> {
+    if (!this.apiServer.running) return;
+    try {
+      const pvs = (await this.request('GET', '/api/v1/persistentvolumes')) as { items: V1PersistentVolume[] };
+      for (const pv of pvs.items) {
+        const path = pv.spec?.hostPath?.path;
+        if (path?.startsWith('/tmp/hostpath_pv/')) rmSync(path, { recursive: true, force: true });
+      }
+    } catch {
+      // The plane is going away; a leftover empty directory is not worth failing the stop.
+    }
   }
 
   private killNow(): void {

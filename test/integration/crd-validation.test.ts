@@ -4,7 +4,7 @@
  * in and nothing pruned, and `kubectl explain` prints the descriptions.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
@@ -665,34 +665,38 @@ describe('StudyLab CRD on a real API server', function () {
   describe('kubectl', function () {
     it('`kubectl explain studylab.spec.storage` prints the descriptions', async function () {
       const cacheDir = mkdtempSync(join(tmpdir(), 'studylab-kubectl-'));
-      const explain = async (): Promise<string> => {
-        const { stdout } = await run('kubectl', [
-          'explain',
-          'studylab.spec.storage',
-          '--kubeconfig',
-          c.kubeconfigPath,
-          '--cache-dir',
-          cacheDir,
-        ]);
-        // The OpenAPI document is republished a little after the CRD is established.
-        if (!stdout.includes('retentionPolicy')) throw new Error(`no fields yet:\n${stdout}`);
-        return stdout;
-      };
-      // kubectl wraps descriptions at 80 columns.
-      const out = (await eventually(explain, { timeoutMs: 60_000, intervalMs: 1000 })).replace(/\s+/g, ' ');
-      expect(out).to.include('FIELD: storage <Object>');
-      expect(out).to.include(
-        'DESCRIPTION: A PersistentVolumeClaim mounted into the application. Absent means no persistent storage.',
-      );
-      expect(out).to.include('size <Object> -required- Requested capacity, such as `1Gi`.');
-      expect(out).to.include(
-        'retentionPolicy <string> enum: Retain, Delete What happens to the data when the lab is deleted.',
-      );
-      expect(out).to.include(
-        "mountPath <string> Where the volume is mounted in the application's container: an absolute path.",
-      );
-      expect(out).to.include('accessModes <[]string> How the volume can be mounted.');
-      expect(out).to.include('storageClassName <string> The StorageClass to provision from.');
+      try {
+        const explain = async (): Promise<string> => {
+          const { stdout } = await run('kubectl', [
+            'explain',
+            'studylab.spec.storage',
+            '--kubeconfig',
+            c.kubeconfigPath,
+            '--cache-dir',
+            cacheDir,
+          ]);
+          // The OpenAPI document is republished a little after the CRD is established.
+          if (!stdout.includes('retentionPolicy')) throw new Error(`no fields yet:\n${stdout}`);
+          return stdout;
+        };
+        // kubectl wraps descriptions at 80 columns.
+        const out = (await eventually(explain, { timeoutMs: 60_000, intervalMs: 1000 })).replace(/\s+/g, ' ');
+        expect(out).to.include('FIELD: storage <Object>');
+        expect(out).to.include(
+          'DESCRIPTION: A PersistentVolumeClaim mounted into the application. Absent means no persistent storage.',
+        );
+        expect(out).to.include('size <Object> -required- Requested capacity, such as `1Gi`.');
+        expect(out).to.include(
+          'retentionPolicy <string> enum: Retain, Delete What happens to the data when the lab is deleted.',
+        );
+        expect(out).to.include(
+          "mountPath <string> Where the volume is mounted in the application's container: an absolute path.",
+        );
+        expect(out).to.include('accessModes <[]string> How the volume can be mounted.');
+        expect(out).to.include('storageClassName <string> The StorageClass to provision from.');
+      } finally {
+        rmSync(cacheDir, { recursive: true, force: true });
+      }
     });
 
     it('`kubectl get slab` shows the printer columns, filled from status', async function () {
