@@ -3,7 +3,7 @@
  * plane, started once per mocha run on first use, or an existing cluster
  * (kind included) when STUDYLAB_KUBECONFIG names its kubeconfig.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -23,6 +23,8 @@ export interface Cluster {
 }
 
 let shared: Promise<Cluster> | undefined;
+/** Where ServiceAccount kubeconfigs for an external cluster go; removed with the cluster. */
+let externalDir: string | undefined;
 
 export function cluster(): Promise<Cluster> {
   shared ??= connect();
@@ -35,6 +37,7 @@ async function connect(): Promise<Cluster> {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(external);
     const dir = mkdtempSync(join(tmpdir(), 'studylab-sa-'));
+    externalDir = dir;
     return {
       kubeconfigPath: external,
       kubeConfig,
@@ -58,6 +61,8 @@ export async function stopCluster(): Promise<void> {
   const c = await shared?.catch(() => undefined);
   shared = undefined;
   await c?.local?.stop();
+  if (externalDir) rmSync(externalDir, { recursive: true, force: true });
+  externalDir = undefined;
 }
 
 let namespaceCounter = 0;
