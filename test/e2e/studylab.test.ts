@@ -120,9 +120,12 @@ describe('StudyLab operator (e2e)', function () {
     return list.items.map((e) => e.reason ?? '');
   }
 
+  // An image that runs as non-root, so the operator's restricted securityContext lets a real kubelet
+  // (kind) start it; kwok on the local plane runs nothing, but the suite must pass on both.
+  const IMAGE = 'nginxinc/nginx-unprivileged:1.27';
   const web = (extra: Partial<NonNullable<StudyLabSpec['app']>> = {}): NonNullable<StudyLabSpec['app']> => ({
-    image: 'nginx:1.27',
-    ports: [{ name: 'http', containerPort: 80 }],
+    image: IMAGE,
+    ports: [{ name: 'http', containerPort: 8080 }],
     ...extra,
   });
 
@@ -133,13 +136,13 @@ describe('StudyLab operator (e2e)', function () {
     const lab = await waitForPhase('basic', 'Ready');
     expect(lab.status?.replicas).to.equal(2);
     expect(lab.status?.readyReplicas).to.equal(2);
-    expect(lab.status?.endpoint).to.equal(`basic.${ns}.svc.cluster.local:80`);
+    expect(lab.status?.endpoint).to.equal(`basic.${ns}.svc.cluster.local:8080`);
     expect(condition(lab, 'Ready')?.status).to.equal('True');
     expect(condition(lab, 'Available')?.status).to.equal('True');
 
     const dep = await readDeployment('basic');
     expect(dep.spec?.replicas).to.equal(2);
-    expect(dep.spec?.template.spec?.containers[0]?.image).to.equal('nginx:1.27');
+    expect(dep.spec?.template.spec?.containers[0]?.image).to.equal(IMAGE);
     expect(dep.metadata?.labels).to.include({
       'app.kubernetes.io/name': 'studylab',
       'app.kubernetes.io/instance': 'basic',
@@ -150,7 +153,7 @@ describe('StudyLab operator (e2e)', function () {
 
     const svc = await core.readNamespacedService({ namespace: ns, name: 'basic' });
     expect(svc.spec?.type).to.equal('ClusterIP');
-    expect(svc.spec?.ports?.[0]).to.include({ name: 'http', port: 80, targetPort: 'http' });
+    expect(svc.spec?.ports?.[0]).to.include({ name: 'http', port: 8080, targetPort: 'http' });
     expect(svc.spec?.selector).to.deep.equal({
       'app.kubernetes.io/name': 'studylab',
       'app.kubernetes.io/instance': 'basic',
@@ -250,11 +253,9 @@ describe('StudyLab operator (e2e)', function () {
     });
 
     // Edited image: restored.
-    kubectl(c, ['-n', ns, 'set', 'image', 'deployment/drift', 'app=nginx:drifted']);
+    kubectl(c, ['-n', ns, 'set', 'image', 'deployment/drift', 'app=nginxinc/nginx-unprivileged:drifted']);
     await eventually(async () => {
-      expect((await readDeployment('drift')).spec?.template.spec?.containers[0]?.image).to.equal(
-        'nginx:1.27',
-      );
+      expect((await readDeployment('drift')).spec?.template.spec?.containers[0]?.image).to.equal(IMAGE);
     });
 
     // Edited Service port: restored.
@@ -271,7 +272,7 @@ describe('StudyLab operator (e2e)', function () {
     await eventually(async () => {
       expect(
         (await core.readNamespacedService({ namespace: ns, name: 'drift' })).spec?.ports?.[0]?.port,
-      ).to.equal(80);
+      ).to.equal(8080);
     });
 
     // The label the operator's cache selects on, removed: the child leaves the cache, and comes back labelled.
@@ -401,7 +402,7 @@ describe('StudyLab operator (e2e)', function () {
     const reconciles = await operator.metricValue('controller_runtime_reconcile_total', {
       controller: 'studylab',
     });
-    kubectl(c, ['-n', ns, 'set', 'image', 'deployment/still', 'app=nginx:drifted']);
+    kubectl(c, ['-n', ns, 'set', 'image', 'deployment/still', 'app=nginxinc/nginx-unprivileged:drifted']);
     // The drift event has been reconciled (the counter moved), and nothing was repaired.
     await eventually(async () =>
       expect(
@@ -409,14 +410,12 @@ describe('StudyLab operator (e2e)', function () {
       ).to.be.greaterThan(reconciles),
     );
     expect((await readDeployment('still')).spec?.template.spec?.containers[0]?.image).to.equal(
-      'nginx:drifted',
+      'nginxinc/nginx-unprivileged:drifted',
     );
 
     apply('still', { app: web(), paused: false });
     await eventually(async () =>
-      expect((await readDeployment('still')).spec?.template.spec?.containers[0]?.image).to.equal(
-        'nginx:1.27',
-      ),
+      expect((await readDeployment('still')).spec?.template.spec?.containers[0]?.image).to.equal(IMAGE),
     );
     await waitForPhase('still', 'Ready');
   });
