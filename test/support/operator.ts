@@ -31,6 +31,13 @@ export interface StartOperatorOptions {
   args?: string[];
   /** Mirror the operator's log lines to stderr (STUDYLAB_OPERATOR_LOGS=1 does the same). */
   echo?: boolean;
+  /**
+   * What node runs, before the flags. @default the TypeScript entry point through tsx;
+   * the production-build test passes a compiled `dist/src/main.js` instead.
+   */
+  entry?: readonly string[];
+  /** @default the current directory */
+  cwd?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -54,9 +61,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      join(REPO_ROOT, 'src', 'main.ts'),
+      ...(options.entry ?? ['--import', 'tsx', join(REPO_ROOT, 'src', 'main.ts')]),
       `--kubeconfig=${options.kubeconfig}`,
       `--metrics-bind-address=127.0.0.1:${metricsPort}`,
       `--health-probe-bind-address=127.0.0.1:${probesPort}`,
@@ -64,6 +69,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: options.cwd,
       env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
     },
   );

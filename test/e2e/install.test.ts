@@ -1,0 +1,174 @@
+/**
+ * What a platform engineer installs: deploy/ is accepted by a real API server as a kustomization and
+ * as one rendered file, the shipped ServiceAccount may do exactly what the operator needs, and the
+ * production build (compiled JavaScript, production dependencies only, as in the image) runs.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { REPO_ROOT } from '../../src/testenv/index.js';
+import { cluster, type Cluster } from '../support/cluster.js';
+import { installOperatorPrerequisites, kubectl, OPERATOR_NAMESPACE } from '../support/install.js';
+import { startOperator } from '../support/operator.js';
+
+/** `kubectl auth can-i` as the operator's ServiceAccount: "yes" or "no" (it exits 1 for no). */
+function canI(kubeconfig: string, args: string[]): string {
+  try {
+    return execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'auth', 'can-i', ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
+  } catch (err) {
+    const out = (err as { stdout?: string }).stdout?.trim();
+    if (out === 'no') return out;
+    throw err;
+  }
+}
+
+describe('installing the operator (e2e)', function () {
+  this.timeout(180_000);
+  let c: Cluster;
+  let operatorKubeconfig: string;
+
+  before(async function () {
+    c = await cluster();
+    ({ kubeconfig: operatorKubeconfig } = await installOperatorPrerequisites());
+  });
+
+  describe('deploy/', function () {
+    it('`kubectl apply -k deploy/ --dry-run=server` is accepted', function () {
+      const out = kubectl(c, ['apply', '-k', `${REPO_ROOT}/deploy`, '--dry-run=server']);
+      expect(out).to.match(
+        /deployment\.apps\/studylab-operator (created|configured|unchanged) \(server dry run\)/,
+      );
+      expect(out).to.match(/customresourcedefinition\.apiextensions\.k8s\.io\/studylabs\.studylab\.io/);
+    });
+
+    it('is accepted as one rendered file with `kubectl apply -f`', function () {
+      const rendered = kubectl(c, ['kustomize', `${REPO_ROOT}/deploy`]);
+      const out = kubectl(c, ['apply', '-f', '-', '--dry-run=server'], rendered);
+      for (const kind of ['namespace', 'serviceaccount', 'clusterrole', 'clusterrolebinding', 'role']) {
+        expect(out, kind).to.match(new RegExp(`^${kind}[./]`, 'm'));
+      }
+      expect(out).to.match(/poddisruptionbudget\.policy\/studylab-operator/);
+      expect(out).to.match(/service\/studylab-operator-metrics/);
+    });
+
+    it("the README's install kustomization sets the image and is accepted", function () {
+      const readme = readFileSync(`${REPO_ROOT}/README.md`, 'utf8');
+      const m = /cat > my-studylab\/kustomization\.yaml <<'EOF'\n([\s\S]*?)\nEOF\n/.exec(readme);
+      expect(m, 'the kustomization heredoc in README.md').to.not.equal(null);
+      // Next to deploy/, as the README has the user create it: `resources: [../deploy]` must resolve.
+      const dir = mkdtempSync(`${REPO_ROOT}/my-studylab-`);
+      try {
+        writeFileSync(`${dir}/kustomization.yaml`, m![1]!);
+        const rendered = kubectl(c, ['kustomize', dir]);
+        expect(rendered).to.contain('image: registry.example.org/studylab-operator:0.1.0');
+        expect(rendered).to.not.contain('image: studylab-operator:dev');
+        const out = kubectl(c, ['apply', '--server-side', '--dry-run=server', '-k', dir]);
+        expect(out).to.match(/deployment\.apps\/studylab-operator serverside-applied \(server dry run\)/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    for (const overlay of ['prometheus', 'network-policy']) {
+      it(`overlay ${overlay} renders on top of the base`, function () {
+        const out = kubectl(c, ['kustomize', `${REPO_ROOT}/deploy/overlays/${overlay}`]);
+        expect(out).to.match(overlay === 'prometheus' ? /kind: ServiceMonitor/ : /kind: NetworkPolicy/);
+        expect(out).to.match(/kind: CustomResourceDefinition/);
+      });
+    }
+  });
+
+  describe('the shipped ServiceAccount (kubectl auth can-i)', function () {
+    const allowed: string[][] = [
+      ['list', 'studylabs.studylab.io', '-A'],
+      ['watch', 'studylabs.studylab.io', '-A'],
+      ['patch', 'studylabs.studylab.io', '--subresource=status', '-n', 'default'],
+      ['create', 'deployments.apps', '-n', 'default'],
+      ['patch', 'services', '-n', 'default'],
+      ['delete', 'networkpolicies.networking.k8s.io', '-n', 'default'],
+      ['create', 'persistentvolumeclaims', '-n', 'default'],
+      ['get', 'configmaps', '-n', 'default'],
+      ['create', 'events.events.k8s.io', '-n', 'default'],
+      ['update', 'leases.coordination.k8s.io', '-n', OPERATOR_NAMESPACE],
+    ];
+    const denied: string[][] = [
+      ['get', 'secrets', '-n', 'default'],
+      ['list', 'secrets', '-A'],
+      ['watch', 'secrets', '-n', OPERATOR_NAMESPACE],
+      ['delete', 'namespaces'],
+      ['create', 'namespaces'],
+      ['delete', 'persistentvolumeclaims', '-n', 'default'],
+      ['delete', 'persistentvolumes'],
+      ['update', 'studylabs.studylab.io', '-n', 'default'],
+      ['delete', 'studylabs.studylab.io', '-n', 'default'],
+      ['create', 'configmaps', '-n', 'default'],
+      ['get', 'pods', '-n', 'default'],
+      ['create', 'pods', '-n', 'default'],
+      ['list', 'nodes'],
+      ['create', 'statefulsets.apps', '-n', 'default'],
+      ['create', 'ingresses.networking.k8s.io', '-n', 'default'],
+      ['create', 'clusterrolebindings.rbac.authorization.k8s.io'],
+      ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
+      ['create', 'serviceaccounts/token', '-n', 'default'],
+      ['update', 'leases.coordination.k8s.io', '-n', 'default'],
+      ['delete', 'leases.coordination.k8s.io', '-n', OPERATOR_NAMESPACE],
+    ];
+    for (const args of allowed) {
+      it(`may ${args.join(' ')}`, function () {
+        expect(canI(operatorKubeconfig, args)).to.equal('yes');
+      });
+    }
+    for (const args of denied) {
+      it(`may not ${args.join(' ')}`, function () {
+        expect(canI(operatorKubeconfig, args)).to.equal('no');
+      });
+    }
+  });
+
+  describe('the production build', function () {
+    let dir: string;
+    before(function () {
+      // What the Dockerfile does, minus Docker: compile, then install production dependencies only.
+      dir = mkdtempSync(join(tmpdir(), 'studylab-prod-'));
+      execFileSync('npx', ['tsc', '-p', `${REPO_ROOT}/tsconfig.build.json`, '--outDir', `${dir}/dist`], {
+        cwd: REPO_ROOT,
+        stdio: 'pipe',
+      });
+      for (const f of ['package.json', 'package-lock.json']) copyFileSync(`${REPO_ROOT}/${f}`, `${dir}/${f}`);
+      execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
+        cwd: dir,
+        stdio: 'pipe',
+      });
+    });
+    after(function () {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('installs no development dependency', function () {
+      for (const dev of ['typescript', 'tsx', 'mocha', 'ts-morph', 'eslint']) {
+        expect(existsSync(`${dir}/node_modules/${dev}`), dev).to.equal(false);
+      }
+      expect(existsSync(`${dir}/node_modules/@kubernetes/client-node`)).to.equal(true);
+    });
+
+    it('runs from dist/ with the shipped RBAC, becomes ready, and exits 0 on SIGTERM', async function () {
+      const operator = await startOperator({
+        kubeconfig: operatorKubeconfig,
+        entry: [`${dir}/dist/src/main.js`],
+        cwd: dir,
+        args: ['--leader-elect', `--leader-election-namespace=${OPERATOR_NAMESPACE}`, '--retry-period=1'],
+      });
+      try {
+        await operator.waitReady();
+        expect(await operator.metricValue('controller_runtime_max_concurrent_reconciles')).to.equal(4);
+      } finally {
+        expect(await operator.stop('SIGTERM')).to.equal(0);
+      }
+    });
+  });
+});
