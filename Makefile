@@ -11,7 +11,7 @@ NODE_MODULES := node_modules/.package-lock.json
 
 .PHONY: help
 help: ## List the targets.
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -68,6 +68,14 @@ testenv-down: deps ## Stop the local control plane started by testenv-up.
 .PHONY: run
 run: deps testenv-build ## Run the operator against the local control plane (or KUBECONFIG with STUDYLAB_KUBECONFIG=...).
 	ARGS="$(ARGS)" npx tsx hack/run.ts
+
+.PHONY: kind-e2e
+kind-e2e: deps ## With Docker: kind cluster, build and load the image, apply deploy/, run the e2e suites on it.
+	hack/kind.sh e2e
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster made by kind-e2e.
+	hack/kind.sh down
 
 .PHONY: clean
 clean: ## Remove build output (not the binary cache).
