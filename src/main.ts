@@ -69,9 +69,11 @@ export function parseFlags(argv: string[]): Flags {
   return values as Flags;
 }
 
-function usage(): string {
+export function usage(): string {
+  // An empty default is explained by the help text itself ("default: all", "$KUBECONFIG, then ...").
   const rows = Object.entries(FLAGS).map(
-    ([name, f]) => `  --${name.padEnd(28)} ${f.help} (default: ${JSON.stringify(f.default)})`,
+    ([name, f]) =>
+      `  --${name.padEnd(28)} ${f.help}${f.default === '' ? '' : ` (default: ${JSON.stringify(f.default)})`}`,
   );
   return `usage: studylab-operator [flags]\n\n${rows.join('\n')}\n`;
 }
