@@ -28,9 +28,16 @@ export function intentHash(intent: unknown): string {
   return createHash('sha256').update(stableStringify(intent)).digest('hex').slice(0, 16);
 }
 
-/** Returns the intent with its hash annotation, ready to apply (the input is not modified). */
-export function withIntentHash<T extends { metadata?: object }>(intent: T): T {
-  const hash = intentHash(intent);
+/**
+ * Returns the intent with its hash annotation, ready to apply (the input is not modified).
+ * `unhashed` names dotted paths left out of the hash: values the intent only carries over from the
+ * live object, which would otherwise make the first and second hash of a new child differ.
+ */
+export function withIntentHash<T extends { metadata?: object }>(
+  intent: T,
+  unhashed: readonly string[] = [],
+): T {
+  const hash = intentHash(unhashed.reduce<unknown>(withoutPath, intent));
   const metadata = (intent.metadata ?? {}) as { annotations?: Record<string, string> };
   return {
     ...intent,
@@ -137,6 +144,15 @@ export function foreignListPaths(kind: string, intent: object, live: object | un
 export function patchReplacing(intent: object, path: string): object {
   const keys = path.split('.');
   return keys.reduceRight<unknown>((inner, key) => ({ [key]: inner }), valueAt(intent, path)) as object;
+}
+
+/** A copy of `obj` without the value at dotted `path` (the input is not modified). */
+function withoutPath(obj: unknown, path: string): unknown {
+  if (!isObject(obj)) return obj;
+  const [key, ...rest] = path.split('.') as [string, ...string[]];
+  if (!(key in obj)) return obj;
+  const { [key]: inner, ...others } = obj;
+  return rest.length === 0 ? others : { ...others, [key]: withoutPath(inner, rest.join('.')) };
 }
 
 function valueAt(obj: unknown, path: string): unknown {

@@ -131,9 +131,17 @@ export class StudyLabReconciler implements Reconciler {
 
     if (lab.spec.storage) {
       const existing = this.child(caches.claims, lab);
-      const { intent, refusal } = buildPersistentVolumeClaim(lab, existing);
+      const { intent, refusal, inherited } = buildPersistentVolumeClaim(lab, existing);
       observed.storageRefusal = refusal;
-      observed.pvc = await this.applyChild(PersistentVolumeClaims, intent, existing, lab, ctx, pass);
+      observed.pvc = await this.applyChild(
+        PersistentVolumeClaims,
+        intent,
+        existing,
+        lab,
+        ctx,
+        pass,
+        inherited,
+      );
     }
 
     const deployment = lab.spec.app ? buildDeployment(lab) : undefined;
@@ -230,8 +238,9 @@ export class StudyLabReconciler implements Reconciler {
     lab: StudyLab,
     ctx: ReconcileContext,
     pass: Pass,
+    unhashed: readonly string[] = [],
   ): Promise<KubeObject | undefined> {
-    const desired = withIntentHash(intent);
+    const desired = withIntentHash(intent, unhashed);
     const decision = decideApply(desired, live);
     if (!decision.apply) return live;
     const repairKey = `${objectKey(lab)}/${type.kind}`;

@@ -4,7 +4,7 @@
  * promises, so the table cannot drift from what the operator does.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi, EventsV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION, KIND, type StudyLab } from '../../src/api/v1alpha1/index.js';
@@ -99,6 +99,32 @@ describe('samples on the full local plane (e2e)', function () {
       { timeoutMs: 150_000, intervalMs: 1000 },
     );
     expect(wrong).to.deep.equal([]);
+  });
+
+  it('wrote each child once: no lab has an Updated or DriftRepaired Event, as no spec changed', async function () {
+    const events = c.kubeConfig.makeApiClient(EventsV1Api);
+    const reasonsByLab = async (): Promise<Map<string, string[]>> => {
+      const byLab = new Map<string, string[]>();
+      for (const e of (await events.listNamespacedEvent({ namespace: ns })).items) {
+        if (e.regarding?.kind !== KIND) continue;
+        byLab.set(e.regarding.name!, [...(byLab.get(e.regarding.name!) ?? []), e.reason ?? '']);
+      }
+      return byLab;
+    };
+    // Events are sent in the background: wait until every created child has been told of.
+    const byLab = await eventually(async () => {
+      const seen = await reasonsByLab();
+      for (const lab of labs.filter((l) => l.phase !== 'Paused')) {
+        expect(seen.get(lab.name) ?? [], lab.name).to.satisfy((r: string[]) =>
+          r.some((x) => x.endsWith('Created')),
+        );
+      }
+      return seen;
+    });
+    const rewrites = [...byLab].flatMap(([lab, reasons]) =>
+      reasons.filter((r) => r.endsWith('Updated') || r === 'DriftRepaired').map((r) => `${lab}: ${r}`),
+    );
+    expect(rewrites).to.deep.equal([]);
   });
 
   it('unpauses the paused sample, which then becomes Ready', async function () {

@@ -33,6 +33,20 @@ describe('intent: when a child needs an apply', function () {
     expect(out.metadata.annotations[INTENT_HASH_ANNOTATION]).to.match(/^[0-9a-f]{16}$/);
   });
 
+  it('leaves unhashed paths out of the hash, without changing the intent', function () {
+    const hashOf = (o: object) =>
+      (o as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[
+        INTENT_HASH_ANNOTATION
+      ];
+    const base = { metadata: { name: 'c' }, spec: { size: '1Gi' } };
+    const inherited = { metadata: { name: 'c' }, spec: { size: '1Gi', storageClassName: 'standard' } };
+    const hashed = withIntentHash(inherited, ['spec.storageClassName']);
+    expect(hashed.spec.storageClassName).to.equal('standard');
+    expect(hashOf(hashed)).to.equal(hashOf(withIntentHash(base)));
+    expect(hashOf(hashed)).to.not.equal(hashOf(withIntentHash(inherited)));
+    expect(hashOf(withIntentHash(inherited, ['spec.missing']))).to.equal(hashOf(withIntentHash(inherited)));
+  });
+
   it('applies when the child is absent', function () {
     expect(decideApply(intent, undefined)).to.deep.equal({ apply: true, reason: 'absent', drifted: [] });
   });

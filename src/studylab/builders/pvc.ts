@@ -45,6 +45,12 @@ export interface ClaimPlan {
   readonly refusal?: StorageRefusal;
   /** Set when the intent grows the existing claim. */
   readonly expansion?: { readonly from: string; readonly to: string };
+  /**
+   * Paths the intent carries over from the existing claim although the spec does not ask for them
+   * (the class the cluster's default StorageClass filled in). They are not part of what the lab
+   * intends, so they must not change its intent hash: the claim's first apply had no such field.
+   */
+  readonly inherited: readonly string[];
 }
 
 /**
@@ -75,6 +81,8 @@ export function buildPersistentVolumeClaim(lab: StudyLab, existing?: V1Persisten
   const refusals: StorageRefusal[] = [];
   const size = decideSize(storage.size, existing, refusals);
   const storageClassName = decideStorageClass(storage.storageClassName, existing, refusals);
+  const inherited =
+    storage.storageClassName === undefined && storageClassName !== undefined ? ['spec.storageClassName'] : [];
   const accessModes = decideAccessModes(wantedModes, existing, refusals);
 
   const intent: V1PersistentVolumeClaim = {
@@ -91,6 +99,7 @@ export function buildPersistentVolumeClaim(lab: StudyLab, existing?: V1Persisten
   return {
     intent,
     refusals,
+    inherited,
     ...(refusal && { refusal }),
     ...(size.expansion && { expansion: size.expansion }),
   };

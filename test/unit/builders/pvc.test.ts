@@ -7,6 +7,7 @@ import {
   StorageRefusalReason,
 } from '../../../src/studylab/builders/index.js';
 import { deepFreeze, fullLab, LAB_NAME, LAB_NAMESPACE, LAB_UID, labWith } from './fixtures.js';
+import { INTENT_HASH_ANNOTATION, withIntentHash } from '../../../src/studylab/intent.js';
 
 const OWNER = {
   apiVersion: 'studylab.io/v1alpha1',
@@ -212,6 +213,24 @@ describe('buildPersistentVolumeClaim', function () {
       const p = plan({ size: '1Gi' }, claim({ storageClassName: 'standard' }));
       expect(p.intent.spec!.storageClassName).to.equal('standard');
       expect(p.refusals).to.deep.equal([]);
+    });
+
+    it('marks a class kept only from the claim as inherited, so it stays out of the intent hash', function () {
+      const fresh = plan({ size: '1Gi' });
+      const bound = plan({ size: '1Gi' }, claim({ storageClassName: 'standard' }));
+      expect(fresh.inherited).to.deep.equal([]);
+      expect(bound.inherited).to.deep.equal(['spec.storageClassName']);
+      const hashOf = (p: typeof fresh, unhashed: readonly string[]) =>
+        withIntentHash(p.intent, unhashed).metadata!.annotations![INTENT_HASH_ANNOTATION];
+      // The first apply (no class yet) and the next reconcile (class filled in) carry the same hash.
+      expect(hashOf(bound, bound.inherited)).to.equal(hashOf(fresh, fresh.inherited));
+      expect(hashOf(bound, [])).to.not.equal(hashOf(fresh, []));
+    });
+
+    it("a class the lab names is not inherited, even when it equals the claim's", function () {
+      expect(
+        plan({ size: '1Gi', storageClassName: 'fast' }, claim({ storageClassName: 'fast' })).inherited,
+      ).to.deep.equal([]);
     });
 
     it('a class for a claim that has none is refused, and the intent names none', function () {
