@@ -92,6 +92,14 @@ all_present() {
   for f in "$@"; do [ -x "$dir/$f" ] || return 1; done
 }
 
+# etcd's dependencies, resolved at build time, need Go 1.26; GOTOOLCHAIN=local forbids a download.
+need_go=1.26
+have_go=$(go env GOVERSION | sed 's/^go//')
+if [ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -n 1)" != "$need_go" ]; then
+  log "Go >= $need_go is needed to build the control plane; this machine has $have_go"
+  exit 1
+fi
+
 start=$(date +%s)
 build_etcd
 build_kwok
