@@ -21,6 +21,7 @@ import { installOperatorPrerequisites, kubectl } from '../support/install.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../support/operator.js';
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
+const NODE_PORT = 31080;
 
 describe('StudyLab operator (e2e)', function () {
   this.timeout(120_000);
@@ -162,9 +163,13 @@ describe('StudyLab operator (e2e)', function () {
   });
 
   it('builds each Service type', async function () {
+    // Node ports are cluster-wide: not the samples' 30080, whose namespace may still be going away.
     apply('nodeport', {
       app: web(),
-      service: { type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: 30080 }] },
+      service: {
+        type: 'NodePort',
+        ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: NODE_PORT }],
+      },
     });
     apply('lb', { app: web(), service: { type: 'LoadBalancer' } });
     apply('headless', { app: web(), service: { type: 'Headless' } });
@@ -172,10 +177,10 @@ describe('StudyLab operator (e2e)', function () {
     apply('noservice', { app: web(), service: { type: 'None' } });
 
     const np = await waitForPhase('nodeport', 'Ready');
-    expect(np.status?.endpoint).to.contain('30080');
+    expect(np.status?.endpoint).to.contain(String(NODE_PORT));
     const npSvc = await core.readNamespacedService({ namespace: ns, name: 'nodeport' });
     expect(npSvc.spec?.type).to.equal('NodePort');
-    expect(npSvc.spec?.ports?.[0]?.nodePort).to.equal(30080);
+    expect(npSvc.spec?.ports?.[0]?.nodePort).to.equal(NODE_PORT);
 
     await waitForPhase('lb', 'Ready');
     expect((await core.readNamespacedService({ namespace: ns, name: 'lb' })).spec?.type).to.equal(
