@@ -2,7 +2,8 @@
  * `make run`: the operator against a real API server in one command.
  * Starts the local control plane (or uses STUDYLAB_KUBECONFIG), installs the
  * CRD, and runs the operator in the foreground. Ctrl-C stops both.
- * Extra operator flags: `make run ARGS='--log-format=pretty --log-level=debug'`.
+ * Extra operator flags: `make run ARGS='--log-format=pretty --log-level=debug'`; to watch the
+ * loop step by step: `make run ARGS='--trace --log-format=pretty'` (docs/controller-patterns.md).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
