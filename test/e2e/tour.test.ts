@@ -61,7 +61,13 @@ describe('the guided tours run as written (e2e)', function () {
   before(async function () {
     c = await cluster();
     // What `make run` installs before it starts the operator.
-    kubectl(c, ['apply', '--server-side', '--force-conflicts', '-f', join(REPO_ROOT, 'crds', 'studylab.io_studylabs.yaml')]);
+    kubectl(c, [
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '-f',
+      join(REPO_ROOT, 'crds', 'studylab.io_studylabs.yaml'),
+    ]);
     kubectl(c, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io']);
   });
 
@@ -100,9 +106,12 @@ describe('the guided tours run as written (e2e)', function () {
       const current = operator;
       if (!current) throw new Error(`${where}: operator output expected, but no operator step came before`);
       await eventually(
-        async () => {
+        () => {
           const why = mismatch(step.expected, logText(current, logMark));
-          if (why) throw new Error(`${where}: operator output: ${why}\n--- got:\n${logText(current, logMark)}`);
+          if (!why) return Promise.resolve();
+          return Promise.reject(
+            new Error(`${where}: operator output: ${why}\n--- got:\n${logText(current, logMark)}`),
+          );
         },
         { timeoutMs: EVENTUALLY_MS, intervalMs: 250 },
       );

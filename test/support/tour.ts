@@ -46,7 +46,8 @@ export function parseTour(markdown: string): TourStep[] {
     }
     const fence = /^```(\w*)/.exec(line);
     if (!fence) {
-      if (line !== '' && marker) throw new Error(`line ${i + 1}: a tour marker must be followed by its block`);
+      if (line !== '' && marker)
+        throw new Error(`line ${i + 1}: a tour marker must be followed by its block`);
       continue;
     }
     const start = i;
@@ -55,7 +56,13 @@ export function parseTour(markdown: string): TourStep[] {
     const lang = fence[1];
     if (marker === 'operator-log') {
       if (lang !== 'text') throw new Error(`line ${start + 1}: operator-log wants a text block`);
-      steps.push({ kind: 'operator-log', line: start + 1, script: '', expected: nonEmpty(body), eventually: true });
+      steps.push({
+        kind: 'operator-log',
+        line: start + 1,
+        script: '',
+        expected: nonEmpty(body),
+        eventually: true,
+      });
     } else if (lang === 'sh') {
       if (marker !== undefined && marker !== 'operator' && marker !== 'eventually') {
         throw new Error(`line ${start + 1}: unknown marker for a sh block: ${marker}`);
