@@ -55,7 +55,9 @@ export function groupOf(apiVersion: string): string {
 /**
  * An informer handler that filters events through `predicates` (all must pass), maps them with `map`
  * and hands each Request to `enqueue`. An update maps both the old and the new object, so a child whose
- * owner changed wakes both owners (the old one must notice it lost a child). `dropped`, when given,
+ * owner changed wakes both owners (the old one must notice it lost a child); a Request both map to is
+ * handed over once, as controller-runtime's handlers do (a second add could land while a worker
+ * already holds the key, and cost a second reconcile for nothing). `dropped`, when given,
  * hears of every event a predicate filtered out (a trace shows them).
  */
 export function toInformerHandler(
@@ -65,7 +67,15 @@ export function toInformerHandler(
   dropped?: (event: HandlerEvent, obj: KubeObject) => void,
 ): InformerEventHandler<KubeObject> {
   const enqueueAll = (event: HandlerEvent, ...objs: KubeObject[]): void => {
-    for (const obj of objs) for (const req of map(obj)) enqueue(req, event, obj);
+    const seen = new Set<string>();
+    for (const obj of objs) {
+      for (const req of map(obj)) {
+        const key = `${req.namespace ?? ''}/${req.name}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        enqueue(req, event, obj);
+      }
+    }
   };
   return {
     onAdd(obj) {
