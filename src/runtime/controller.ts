@@ -137,8 +137,6 @@ export class Controller {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly tracer: Tracer;
-  /** The key of the last traced enqueue: an update maps old and new object, and one line says it. */
-  private lastTracedEnqueue: string | undefined;
   private readonly recent: ReconcileRecord[] = [];
   private readonly recentLimit: number;
   private active = 0;
@@ -238,8 +236,6 @@ export class Controller {
     event: HandlerEvent | undefined,
     obj: KubeObject | undefined,
   ): void {
-    if (queued === 'merged' && this.lastTracedEnqueue === key) return;
-    this.lastTracedEnqueue = key;
     const objKey = obj?.metadata?.name ? objectKey(obj) : undefined;
     this.tracer.step('enqueue', key, {
       controller: this.name,
@@ -247,7 +243,7 @@ export class Controller {
       ...(obj?.kind ? { kind: obj.kind } : {}),
       // A child's event wakes its owner: say which object it was.
       ...(objKey !== undefined && objKey !== key ? { object: objKey } : {}),
-      queued,
+      queue: queued,
       depth: this.queue.length,
     });
   }

@@ -50,11 +50,11 @@ export interface WorkQueueSnapshot {
 }
 
 /**
- * What add() did with a key: `queued` (now ready for a worker), `merged` (it was already waiting: one
+ * What add() did with a key: `added` (now ready for a worker), `merged` (it was already waiting: one
  * reconcile serves both adds), `deferred` (a worker holds it: it is handed out again once that one is
  * done), `ignored` (shutting down).
  */
-export type AddOutcome = 'queued' | 'merged' | 'deferred' | 'ignored';
+export type AddOutcome = 'added' | 'merged' | 'deferred' | 'ignored';
 
 /** How often the in-flight gauges (unfinished work, longest running processor) are refreshed, as in client-go. */
 const UNFINISHED_WORK_UPDATE_MS = 500;
@@ -107,7 +107,7 @@ export class WorkQueue {
     this.ready.push(key);
     this.metrics?.depth(this.ready.length);
     this.handOut();
-    return 'queued';
+    return 'added';
   }
 
   /** Adds `key` once `ms` has passed (at once if ms <= 0). Counted in workqueue_retries_total, as client-go does. */

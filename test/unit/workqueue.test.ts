@@ -318,9 +318,9 @@ describe('WorkQueue', () => {
     });
   });
 
-  it('says what add() did: queued, merged, deferred or ignored', async () => {
+  it('says what add() did: added, merged, deferred or ignored', async () => {
     const { q } = newQueue();
-    expect(q.add('a')).to.equal('queued');
+    expect(q.add('a')).to.equal('added');
     expect(q.add('a'), 'already waiting: one reconcile serves both').to.equal('merged');
     expect(await q.get()).to.equal('a');
     expect(q.add('a'), 'held by a worker: handed out again after done()').to.equal('deferred');
