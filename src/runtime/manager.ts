@@ -110,7 +110,7 @@ export class Manager {
     this.probes.handle('/healthz', checksHandler('healthz', this.healthChecks));
     this.probes.handle('/readyz', checksHandler('readyz', this.readyChecks));
     // Keys and states only (see debug.ts), so it can sit beside the probes.
-    this.probes.handle(
+    this.addDebugHandler(
       DEBUG_DEFAULTS.path,
       controllersDebugHandler({
         ready: () => this.synced,
