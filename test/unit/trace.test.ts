@@ -2,9 +2,11 @@ import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { Controller, type Source } from '../../src/runtime/controller.js';
 import type { HandlerEvent } from '../../src/runtime/handlers.js';
+import type { WatchEvent } from '../../src/runtime/client.js';
+import { Informer, type ListerWatcher } from '../../src/runtime/informer.js';
 import { createLogger, type LoggerOptions } from '../../src/runtime/logger.js';
 import type { Reconciler, Request } from '../../src/runtime/reconcile.js';
-import type { KubeObject } from '../../src/runtime/resources.js';
+import { ConfigMaps, type KubeObject } from '../../src/runtime/resources.js';
 import { Store } from '../../src/runtime/store.js';
 import { currentTrace, parseTraceFilter, Tracer, type TraceFilter } from '../../src/runtime/trace.js';
 import { exponentialFailureRateLimiter } from '../../src/runtime/workqueue.js';
@@ -220,6 +222,73 @@ describe('trace', function () {
       await h.stop();
       expect(h.entries().filter((e) => e.trace !== undefined)).to.deep.equal([]);
       expect(h.source.dropped, 'no predicate callback is even installed').to.equal(undefined);
+    });
+  });
+
+  describe('through an informer', function () {
+    /** Lists one object, then one watch with the given events, then stays quiet until stopped. */
+    const api = (events: WatchEvent<KubeObject>[]): ListerWatcher => {
+      let watches = 0;
+      return {
+        list: <T extends KubeObject>() =>
+          Promise.resolve({
+            items: [{ metadata: { namespace: 'ns', name: 'a', resourceVersion: '1' } } as T],
+            resourceVersion: '10',
+          }),
+        watch: async <T extends KubeObject>(
+          _t: unknown,
+          opts: { signal: AbortSignal },
+          onEvent: (e: WatchEvent<T>) => void | Promise<void>,
+        ) => {
+          if (watches++ === 0) {
+            for (const e of events) await onEvent(e as WatchEvent<T>);
+            await new Promise((r) => setTimeout(r, 1100));
+          }
+          await new Promise((_r, reject) =>
+            opts.signal.addEventListener('abort', () => reject(opts.signal.reason as Error)),
+          );
+        },
+      };
+    };
+    const cm = (name: string, rv: string): KubeObject => ({
+      kind: 'ConfigMap',
+      metadata: { namespace: 'ns', name, resourceVersion: rv },
+    });
+    const events: WatchEvent<KubeObject>[] = [
+      { type: 'ADDED', object: cm('b', '11') },
+      { type: 'MODIFIED', object: cm('a', '12') },
+      { type: 'BOOKMARK', object: { kind: 'ConfigMap', metadata: { resourceVersion: '20' } } },
+    ];
+
+    async function traced(filter: TraceFilter): Promise<Record<string, unknown>[]> {
+      const { logger, lines } = capture();
+      const informer = new Informer(
+        api(events),
+        ConfigMaps,
+        {},
+        { logger, tracer: new Tracer(logger, filter) },
+      );
+      const stop = new AbortController();
+      informer.start(stop.signal);
+      await until(() => informer.stats().resourceVersion === '20', 'bookmark applied');
+      stop.abort();
+      return lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.trace !== undefined);
+    }
+
+    it('traces the list, every watch event and bookmarks when tracing everything', async function () {
+      const steps = await traced({ all: true });
+      expect(steps.map((e) => [e.trace, e.key, e.type, e.resourceVersion])).to.deep.equal([
+        ['list', undefined, undefined, '10'],
+        ['watch', 'ns/b', 'ADDED', '11'],
+        ['watch', 'ns/a', 'MODIFIED', '12'],
+        ['bookmark', undefined, undefined, '20'],
+      ]);
+      expect(steps[0]).to.include({ kind: 'ConfigMap', reason: 'initial', objects: 1 });
+    });
+
+    it('traces only the events of the keys asked for', async function () {
+      const steps = await traced({ keys: new Set(['ns/a']) });
+      expect(steps.map((e) => [e.trace, e.key, e.type])).to.deep.equal([['watch', 'ns/a', 'MODIFIED']]);
     });
   });
 
