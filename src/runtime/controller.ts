@@ -39,7 +39,7 @@ import {
 } from './reconcile.js';
 import { objectKey, type KubeObject, type ResourceType } from './resources.js';
 import { Tracer, type ReconcileTrace } from './trace.js';
-import { WorkQueue, type WorkQueueSnapshot } from './workqueue.js';
+import { WorkQueue, type AddOutcome, type WorkQueueSnapshot } from './workqueue.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export interface ControllerOptions {
@@ -232,7 +232,7 @@ export class Controller {
 
   private traceEnqueue(
     key: string,
-    queued: string,
+    queued: AddOutcome,
     event: HandlerEvent | undefined,
     obj: KubeObject | undefined,
   ): void {
