@@ -68,7 +68,12 @@ describe('the guided tours run as written (e2e)', function () {
       '-f',
       join(REPO_ROOT, 'crds', 'studylab.io_studylabs.yaml'),
     ]);
-    kubectl(c, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io']);
+    // Right after the create, kubectl wait can fail on a CRD with no conditions yet: ask again.
+    await eventually(() =>
+      Promise.resolve(
+        kubectl(c, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io']),
+      ),
+    );
   });
 
   after(async function () {
