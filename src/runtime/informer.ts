@@ -4,7 +4,7 @@ import { createLogger, errorFields, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { objectKey, type KubeObject, type ResourceType } from './resources.js';
 import { Store } from './store.js';
-import { Tracer } from './trace.js';
+import { Tracer, untraced } from './trace.js';
 
 /**
  * Where the list/watch loop is. The loop is `state = await step(state)` until
@@ -227,7 +227,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   start(signal: AbortSignal): void {
     if (this.state.phase !== 'Pending') throw new Error(`informer ${this.type.kind}: already started`);
     this.state = { phase: 'Listing', reason: 'initial' };
-    void this.run(signal);
+    // Started from inside a traced reconcile (a lazily created informer), its requests are not that reconcile's.
+    untraced(() => void this.run(signal));
   }
 
   /** True once the first list has been cached and handed to the handlers. */

@@ -17,7 +17,9 @@
  *
  * Steps of a reconcile are found without threading a parameter through every call: the controller
  * runs a traced reconcile inside an AsyncLocalStorage context, and the client and the cache look it up.
- * Nothing is stored in that context unless the reconcile is traced.
+ * Nothing is stored in that context unless the reconcile is traced. Work a traced reconcile starts
+ * without awaiting it (an Event write) keeps its reconcileID, even if it ends after the result line;
+ * long-lived loops (an informer started lazily from a reconcile) leave the context with `untraced`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from './logger.js';
@@ -87,6 +89,11 @@ const current = new AsyncLocalStorage<ReconcileTrace>();
 /** The trace of the reconcile this code runs in, if that reconcile is traced. */
 export function currentTrace(): ReconcileTrace | undefined {
   return current.getStore();
+}
+
+/** Runs `fn` outside any reconcile's trace: for loops that outlive the call that started them. */
+export function untraced<T>(fn: () => T): T {
+  return current.exit(fn);
 }
 
 export class Tracer {

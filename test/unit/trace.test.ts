@@ -8,7 +8,13 @@ import { createLogger, type LoggerOptions } from '../../src/runtime/logger.js';
 import type { Reconciler, Request } from '../../src/runtime/reconcile.js';
 import { ConfigMaps, type KubeObject } from '../../src/runtime/resources.js';
 import { Store } from '../../src/runtime/store.js';
-import { currentTrace, parseTraceFilter, Tracer, type TraceFilter } from '../../src/runtime/trace.js';
+import {
+  currentTrace,
+  parseTraceFilter,
+  Tracer,
+  untraced,
+  type TraceFilter,
+} from '../../src/runtime/trace.js';
 import { exponentialFailureRateLimiter } from '../../src/runtime/workqueue.js';
 
 /** A logger writing into an array of raw lines. */
@@ -143,8 +149,10 @@ describe('trace', function () {
       });
       expect(seen).to.equal(trace);
       expect(currentTrace()).to.equal(undefined);
-      const untraced = new Tracer(logger, { keys: new Set(['ns/other']) }).forReconcile('ns/web', logger);
-      expect(untraced.enabled).to.equal(false);
+      const escaped = tracer.run(trace, () => untraced(() => currentTrace()));
+      expect(escaped, 'untraced leaves the context').to.equal(undefined);
+      const other = new Tracer(logger, { keys: new Set(['ns/other']) }).forReconcile('ns/web', logger);
+      expect(other.enabled).to.equal(false);
     });
   });
 
