@@ -2,7 +2,8 @@
  * `make run`: the operator against a real API server in one command.
  * Starts the local control plane (or uses STUDYLAB_KUBECONFIG), installs the
  * CRD, and runs the operator in the foreground. Ctrl-C stops both.
- * Extra operator flags: `make run ARGS='--log-format=pretty --log-level=debug'`.
+ * Extra operator flags: `make run ARGS='--log-format=pretty --log-level=debug'`; to watch the
+ * loop step by step: `make run ARGS='--trace --log-format=pretty'` (docs/controller-patterns.md).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -31,25 +32,34 @@ try {
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
-  execFileSync(
-    'kubectl',
-    [
-      '--kubeconfig',
-      kubeconfig,
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/studylabs.studylab.io',
-    ],
-    {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
+  // Right after the create, `kubectl wait` can fail on a CRD that has no conditions yet
+  // ("accessor error: <nil>"): ask again for a few seconds.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync(
+        'kubectl',
+        [
+          '--kubeconfig',
+          kubeconfig,
+          'wait',
+          '--for=condition=Established',
+          '--timeout=60s',
+          'crd/studylabs.studylab.io',
+        ],
+        { stdio: ['ignore', 'inherit', 'pipe'] },
+      );
+      break;
+    } catch (err) {
+      if (attempt >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   console.error(`
 [run] The operator is starting. In another terminal:
   export KUBECONFIG=${kubeconfig}
   kubectl apply -f samples/01-clusterip.yaml
   kubectl get slab -w
+  curl -s localhost:8081/debug/controllers | jq   # informers, queue, workers, last reconciles
 [run] Ctrl-C stops the operator${plane ? ' and the local control plane' : ''}.
 `);
   const args = (process.env.ARGS ?? '').split(/\s+/).filter(Boolean);

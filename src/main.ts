@@ -6,7 +6,14 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { LeaderElectionLostError, Manager, createLogger, errorFields } from './runtime/index.js';
+import {
+  LeaderElectionLostError,
+  Manager,
+  createLogger,
+  errorFields,
+  parseTraceFilter,
+  type TraceFilter,
+} from './runtime/index.js';
 import { CHILD_CACHE, setupStudyLabController } from './studylab/controller.js';
 
 /** Every flag with its default, in one place: `--help` prints this table. */
@@ -56,6 +63,11 @@ export const FLAGS = {
     default: 'json',
     help: 'json (one object per line) or pretty (for humans)',
   },
+  trace: {
+    type: 'string',
+    default: '',
+    help: 'log every step of the loop: --trace for all labs, --trace=namespace/name for one (comma-separated for several)',
+  },
   help: { type: 'boolean', default: false, help: 'print this help' },
 } as const;
 
@@ -65,8 +77,16 @@ export function parseFlags(argv: string[]): Flags {
   const options = Object.fromEntries(
     Object.entries(FLAGS).map(([name, f]) => [name, { type: f.type, default: f.default }]),
   ) as NonNullable<ParseArgsConfig['options']>;
-  const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  const { values } = parseArgs({ args: bareTrace(argv), options, strict: true, allowPositionals: false });
   return values as Flags;
+}
+
+/** `--trace` alone means every key: parseArgs wants a value for a string flag, so give it one. */
+function bareTrace(argv: string[]): string[] {
+  return argv.map((arg, i) => {
+    const next = argv[i + 1];
+    return arg === '--trace' && (next === undefined || next.startsWith('-')) ? '--trace=*' : arg;
+  });
 }
 
 export function usage(): string {
@@ -94,8 +114,10 @@ function loadKubeConfig(path: string): KubeConfig {
 
 export async function main(argv: string[]): Promise<number> {
   let flags: Flags;
+  let trace: TraceFilter | undefined;
   try {
     flags = parseFlags(argv);
+    trace = parseTraceFilter(flags.trace);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${usage()}`);
     return 2;
@@ -117,6 +139,7 @@ export async function main(argv: string[]): Promise<number> {
       healthProbeBindAddress: flags['health-probe-bind-address'],
       namespace: flags.namespace || undefined,
       cacheByType: CHILD_CACHE,
+      ...(trace ? { trace } : {}),
       leaderElection: flags['leader-elect']
         ? {
             namespace: flags['leader-election-namespace'] || podNamespace || 'default',

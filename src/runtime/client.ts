@@ -5,6 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from './metrics.js';
 import { apiVersionOf, resourcePath, type KubeObject, type ResourceType } from './resources.js';
+import { currentTrace, type ReconcileTrace } from './trace.js';
 
 /**
  * The API server answered with an error status. `reason` and `message` come
@@ -145,8 +146,22 @@ interface RequestSpec {
   query?: Query;
   body?: unknown;
   contentType?: string;
+  /** The kind the request is about, for traces. */
+  kind?: string;
   /** Aborting destroys the request (and its socket). */
   signal?: AbortSignal;
+}
+
+/** One API request as a trace step: verb, kind, subresource, result code and duration. */
+function traceRequest(trace: ReconcileTrace, spec: RequestSpec, code: string, ms: number): void {
+  const subresource = /\/(status|scale)$/.exec(spec.path)?.[1];
+  trace.step('api', {
+    verb: spec.contentType === PATCH_CONTENT_TYPES.apply ? 'APPLY' : spec.method,
+    ...(spec.kind ? { kind: spec.kind } : {}),
+    ...(subresource ? { subresource } : {}),
+    code,
+    durationMs: Math.round(ms),
+  });
 }
 
 /** Where and how to connect, resolved from the KubeConfig. */
@@ -190,6 +205,7 @@ export class Client {
     try {
       return (await this.request({
         method: 'GET',
+        kind: t.kind,
         path: resourcePath(t, namespaceOf(t, namespace), name),
       })) as T;
     } catch (err) {
@@ -202,6 +218,7 @@ export class Client {
   async list<T extends KubeObject>(t: ResourceType, opts: ListOptions = {}): Promise<ListResult<T>> {
     const body = (await this.request({
       method: 'GET',
+      kind: t.kind,
       path: resourcePath(t, namespaceOf(t, opts.namespace)),
       query: {
         labelSelector: opts.labelSelector,
@@ -273,6 +290,7 @@ export class Client {
     const body = { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(t), kind: obj.kind ?? t.kind };
     return (await this.request({
       method: 'PATCH',
+      kind: t.kind,
       path: resourcePath(t, namespace, name, opts.subresource),
       query: {
         fieldManager: opts.fieldManager,
@@ -293,6 +311,7 @@ export class Client {
     if (t.namespaced && !namespace) throw new TypeError(`create ${t.kind}: metadata.namespace is required`);
     return (await this.request({
       method: 'POST',
+      kind: t.kind,
       path: resourcePath(t, namespace),
       query: { fieldManager: opts.fieldManager, dryRun: dryRun(opts.dryRun) },
       body: { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(t), kind: obj.kind ?? t.kind },
@@ -308,6 +327,7 @@ export class Client {
     const { namespace, name } = nameOf(t, obj);
     return (await this.request({
       method: 'PUT',
+      kind: t.kind,
       path: resourcePath(t, namespace, name, opts.subresource),
       query: { fieldManager: opts.fieldManager },
       body: { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(t), kind: obj.kind ?? t.kind },
@@ -323,6 +343,7 @@ export class Client {
   ): Promise<T> {
     return (await this.request({
       method: 'PATCH',
+      kind: t.kind,
       path: resourcePath(t, namespaceOf(t, namespace), name, opts.subresource),
       query: { fieldManager: opts.fieldManager },
       body: patch,
@@ -343,6 +364,7 @@ export class Client {
     try {
       await this.request({
         method: 'DELETE',
+        kind: t.kind,
         path: resourcePath(t, namespaceOf(t, namespace), name),
         body: { apiVersion: 'v1', kind: 'DeleteOptions', ...opts },
       });
@@ -366,10 +388,14 @@ export class Client {
     if (spec.signal?.aborted) onCallerAbort();
     spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const started = performance.now();
+    const trace = currentTrace();
+    let code = '<error>';
     try {
       const res = await this.open({ ...spec, signal: ac.signal }, 'request');
+      code = String(res.statusCode);
       return parseJson(await readBody(res), spec);
     } catch (err) {
+      if (err instanceof ApiError) code = String(err.status);
       if (ac.signal.aborted && !spec.signal?.aborted && !(err instanceof ApiError)) {
         const message = `${spec.method} ${spec.path}: no answer within ${this.timeoutMs} ms`;
         throw new RequestError(message, spec.method, spec.path, { cause: err });
@@ -378,7 +404,9 @@ export class Client {
     } finally {
       clearTimeout(timer);
       spec.signal?.removeEventListener('abort', onCallerAbort);
-      this.observeDuration(spec.method, performance.now() - started);
+      const ms = performance.now() - started;
+      this.observeDuration(spec.method, ms);
+      if (trace) traceRequest(trace, spec, code, ms);
     }
   }
 

@@ -11,10 +11,19 @@
  * - TerminalError:      forget, do not retry until the next event      (result="error", counted as terminal)
  * - any other throw:    add the key rate-limited (exponential backoff)  (result="error")
  * Nothing a reconciler throws, synchronously or not, ends a worker.
+ *
+ * With a Tracer (see trace.ts) the controller logs the enqueue, dequeue and result steps of the keys
+ * it traces, and runs their reconciles in a trace context so the client and the cache add theirs.
  */
 import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from './clock.js';
-import { enqueueControllerOwner, enqueueObject, toInformerHandler, type MapFunc } from './handlers.js';
+import {
+  enqueueControllerOwner,
+  enqueueObject,
+  toInformerHandler,
+  type HandlerEvent,
+  type MapFunc,
+} from './handlers.js';
 import type { Informer } from './informer.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
 import type { Manager } from './manager.js';
@@ -28,8 +37,9 @@ import {
   type Request,
   type Result,
 } from './reconcile.js';
-import type { KubeObject, ResourceType } from './resources.js';
-import { WorkQueue, type WorkQueueSnapshot } from './workqueue.js';
+import { objectKey, type KubeObject, type ResourceType } from './resources.js';
+import { Tracer, type ReconcileTrace } from './trace.js';
+import { WorkQueue, type AddOutcome, type WorkQueueSnapshot } from './workqueue.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export interface ControllerOptions {
@@ -61,6 +71,9 @@ export interface ReconcileRecord {
 }
 
 export interface ControllerStats {
+  name: string;
+  /** maxConcurrentReconciles. */
+  workers: number;
   activeWorkers: number;
   queue: WorkQueueSnapshot;
   /** Most recent last. */
@@ -69,8 +82,15 @@ export interface ControllerStats {
 
 /** Where a controller's Requests come from: usually an informer plus a map function and predicates. */
 export interface Source {
-  /** Starts delivering Requests to `enqueue`; stops when `signal` aborts. */
-  start(enqueue: (req: Request) => void, signal: AbortSignal): void;
+  /**
+   * Starts delivering Requests to `enqueue` (with the event and object behind each, when known);
+   * stops when `signal` aborts. `dropped` hears of events a predicate filtered out.
+   */
+  start(
+    enqueue: (req: Request, event?: HandlerEvent, obj?: KubeObject) => void,
+    signal: AbortSignal,
+    dropped?: (event: HandlerEvent, obj: KubeObject) => void,
+  ): void;
   /** Resolves once the source's initial state has been delivered (the cache is synced). */
   waitForSync(signal: AbortSignal): Promise<void>;
 }
@@ -82,11 +102,16 @@ export function informerSource<T extends KubeObject>(
   predicates: readonly Predicate<KubeObject>[] = [],
 ): Source {
   return {
-    start(enqueue, signal) {
-      const handler = toInformerHandler(map, predicates, (req) => {
-        // Shared informers outlive a controller; once it stopped, its handler stays silent.
-        if (!signal.aborted) enqueue(req);
-      });
+    start(enqueue, signal, dropped) {
+      const handler = toInformerHandler(
+        map,
+        predicates,
+        (req, event, obj) => {
+          // Shared informers outlive a controller; once it stopped, its handler stays silent.
+          if (!signal.aborted) enqueue(req, event, obj);
+        },
+        dropped && ((event, obj) => !signal.aborted && dropped(event, obj)),
+      );
       informer.addEventHandler(handler);
     },
     waitForSync: (signal) => informer.waitForSync(signal),
@@ -97,6 +122,8 @@ export interface ControllerDeps {
   readonly metrics?: Metrics;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** @default Tracer.off */
+  readonly tracer?: Tracer;
 }
 
 export class Controller {
@@ -109,6 +136,7 @@ export class Controller {
   private readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly clock: Clock;
+  private readonly tracer: Tracer;
   private readonly recent: ReconcileRecord[] = [];
   private readonly recentLimit: number;
   private active = 0;
@@ -133,6 +161,7 @@ export class Controller {
     this.metrics = deps.metrics ?? new Metrics();
     this.log = (deps.logger ?? createLogger()).child({ controller: name });
     this.clock = deps.clock ?? systemClock;
+    this.tracer = deps.tracer ?? Tracer.off;
     this.queue = new WorkQueue({
       name,
       controller: name,
@@ -151,8 +180,19 @@ export class Controller {
   async start(signal: AbortSignal): Promise<void> {
     if (this.started) throw new Error(`controller ${this.name} was already started`);
     this.started = true;
-    const enqueue = (req: Request): void => this.queue.add(requestKey(req));
-    for (const source of this.sources) source.start(enqueue, signal);
+    const enqueue = (req: Request, event?: HandlerEvent, obj?: KubeObject): void => {
+      const key = requestKey(req);
+      const queued = this.queue.add(key);
+      if (this.tracer.traces(key)) this.traceEnqueue(key, queued, event, obj);
+    };
+    const dropped = (event: HandlerEvent, obj: KubeObject): void => {
+      const key = obj.metadata?.name ? objectKey(obj) : undefined;
+      if (key !== undefined && this.tracer.traces(key)) {
+        this.tracer.step('filtered', key, { controller: this.name, event, kind: obj.kind });
+      }
+    };
+    for (const source of this.sources)
+      source.start(enqueue, signal, this.tracer.enabled ? dropped : undefined);
 
     this.log.info('Waiting for caches to sync');
     const synced = await Promise.all(this.sources.map((s) => s.waitForSync(signal))).then(
@@ -181,7 +221,31 @@ export class Controller {
   }
 
   stats(): ControllerStats {
-    return { activeWorkers: this.active, queue: this.queue.snapshot(), recent: [...this.recent] };
+    return {
+      name: this.name,
+      workers: this.workers,
+      activeWorkers: this.active,
+      queue: this.queue.snapshot(),
+      recent: [...this.recent],
+    };
+  }
+
+  private traceEnqueue(
+    key: string,
+    queued: AddOutcome,
+    event: HandlerEvent | undefined,
+    obj: KubeObject | undefined,
+  ): void {
+    const objKey = obj?.metadata?.name ? objectKey(obj) : undefined;
+    this.tracer.step('enqueue', key, {
+      controller: this.name,
+      ...(event ? { event } : {}),
+      ...(obj?.kind ? { kind: obj.kind } : {}),
+      // A child's event wakes its owner: say which object it was.
+      ...(objKey !== undefined && objKey !== key ? { object: objKey } : {}),
+      queue: queued,
+      depth: this.queue.length,
+    });
   }
 
   private async runWorker(signal: AbortSignal): Promise<void> {
@@ -204,6 +268,10 @@ export class Controller {
     const req = requestFromKey(key);
     const reconcileID = newReconcileID();
     const log = this.log.child({ namespace: req.namespace, name: req.name, reconcileID });
+    const trace = this.tracer.forReconcile(key, log);
+    if (trace.enabled) {
+      trace.step('dequeue', { waitedMs: this.queue.waitedMs(key), retries: this.queue.numRequeues(key) });
+    }
     const { signal, release } = this.reconcileSignal(stop);
     const labels = { controller: this.name };
     const startedAt = this.clock.now();
@@ -212,7 +280,8 @@ export class Controller {
     this.active++;
     this.metrics.activeWorkers.inc(labels);
     try {
-      const result = await this.reconciler.reconcile(req, { reconcileID, log, signal });
+      const ctx = { reconcileID, log, signal, trace };
+      const result = await this.tracer.run(trace, () => this.reconciler.reconcile(req, ctx));
       outcome = { result: result ?? {} };
     } catch (error) {
       outcome = { error };
@@ -232,36 +301,50 @@ export class Controller {
       durationMs,
     };
     if ('error' in outcome) {
-      this.handleError(key, outcome.error, log, record);
+      this.handleError(key, outcome.error, log, record, trace);
     } else {
-      this.handleResult(key, outcome.result, log, record);
+      this.handleResult(key, outcome.result, log, record, trace);
     }
     this.metrics.reconcileTotal.inc({ controller: this.name, result: record.result });
     this.remember(record);
   }
 
-  private handleResult(key: string, result: Result, log: Logger, record: ReconcileRecord): void {
+  private handleResult(
+    key: string,
+    result: Result,
+    log: Logger,
+    record: ReconcileRecord,
+    trace: ReconcileTrace,
+  ): void {
     const after = result.requeueAfterMs;
+    const durationMs = record.durationMs;
     if (after !== undefined && after > 0) {
       this.queue.forget(key);
       this.queue.addAfter(key, after);
       record.result = 'requeue_after';
       record.requeueAfterMs = after;
-      log.debug('Reconcile done, requeue scheduled', {
-        durationMs: record.durationMs,
-        requeueAfterMs: after,
-      });
+      log.debug('Reconcile done, requeue scheduled', { durationMs, requeueAfterMs: after });
+      if (trace.enabled)
+        trace.step('result', { outcome: 'requeue after', requeueAfterMs: after, durationMs });
     } else if (result.requeue) {
-      this.queue.addRateLimited(key);
+      const backoffMs = this.queue.addRateLimited(key);
       record.result = 'requeue';
-      log.debug('Reconcile done, requeued with backoff', { durationMs: record.durationMs });
+      log.debug('Reconcile done, requeued with backoff', { durationMs });
+      if (trace.enabled) trace.step('result', { outcome: 'requeue with backoff', backoffMs, durationMs });
     } else {
       this.queue.forget(key);
-      log.debug('Reconcile succeeded', { durationMs: record.durationMs });
+      log.debug('Reconcile succeeded', { durationMs });
+      if (trace.enabled) trace.step('result', { outcome: 'done', durationMs });
     }
   }
 
-  private handleError(key: string, err: unknown, log: Logger, record: ReconcileRecord): void {
+  private handleError(
+    key: string,
+    err: unknown,
+    log: Logger,
+    record: ReconcileRecord,
+    trace: ReconcileTrace,
+  ): void {
     const labels = { controller: this.name };
     const fields = errorFields(err);
     record.result = 'error';
@@ -272,8 +355,23 @@ export class Controller {
       this.queue.forget(key);
       this.metrics.terminalReconcileErrors.inc(labels);
       log.error('Reconciler error (terminal, not retried)', { durationMs: record.durationMs, ...fields });
+      if (trace.enabled) {
+        trace.step('result', {
+          outcome: 'error, not retried',
+          durationMs: record.durationMs,
+          error: fields.error,
+        });
+      }
     } else {
-      this.queue.addRateLimited(key);
+      const backoffMs = this.queue.addRateLimited(key);
+      if (trace.enabled) {
+        trace.step('result', {
+          outcome: 'retry with backoff',
+          backoffMs,
+          durationMs: record.durationMs,
+          error: fields.error,
+        });
+      }
       log.error('Reconciler error', {
         durationMs: record.durationMs,
         retries: this.queue.numRequeues(key),
@@ -388,6 +486,7 @@ export class ControllerBuilder {
     const controller = new Controller(this.name, reconciler, sources, this.options, {
       metrics: this.manager.metrics,
       logger: this.manager.logger,
+      tracer: this.manager.tracer,
     });
     this.manager.add(controller);
     return controller;

@@ -11,6 +11,12 @@ import type { KubeObject } from './resources.js';
 /** Maps one object to the Requests it should wake. */
 export type MapFunc = (obj: KubeObject) => Request[];
 
+/** Which handler call an enqueue came from (for traces; reconcilers never see it). */
+export type HandlerEvent = 'add' | 'update' | 'delete';
+
+/** Receives each Request, with the event and object that caused it. */
+export type Enqueue = (req: Request, event: HandlerEvent, obj: KubeObject) => void;
+
 /** The object's own key: used for the controller's primary (`for`) kind. */
 export function enqueueObject(): MapFunc {
   return (obj) => {
@@ -49,25 +55,40 @@ export function groupOf(apiVersion: string): string {
 /**
  * An informer handler that filters events through `predicates` (all must pass), maps them with `map`
  * and hands each Request to `enqueue`. An update maps both the old and the new object, so a child whose
- * owner changed wakes both owners (the old one must notice it lost a child).
+ * owner changed wakes both owners (the old one must notice it lost a child); a Request both map to is
+ * handed over once, as controller-runtime's handlers do (a second add could land while a worker
+ * already holds the key, and cost a second reconcile for nothing). `dropped`, when given,
+ * hears of every event a predicate filtered out (a trace shows them).
  */
 export function toInformerHandler(
   map: MapFunc,
   predicates: readonly Predicate<KubeObject>[],
-  enqueue: (req: Request) => void,
+  enqueue: Enqueue,
+  dropped?: (event: HandlerEvent, obj: KubeObject) => void,
 ): InformerEventHandler<KubeObject> {
-  const enqueueAll = (...objs: KubeObject[]): void => {
-    for (const obj of objs) for (const req of map(obj)) enqueue(req);
+  const enqueueAll = (event: HandlerEvent, ...objs: KubeObject[]): void => {
+    const seen = new Set<string>();
+    for (const obj of objs) {
+      for (const req of map(obj)) {
+        const key = `${req.namespace ?? ''}/${req.name}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        enqueue(req, event, obj);
+      }
+    }
   };
   return {
     onAdd(obj) {
-      if (predicates.every((p) => passesCreate(p, obj))) enqueueAll(obj);
+      if (predicates.every((p) => passesCreate(p, obj))) enqueueAll('add', obj);
+      else dropped?.('add', obj);
     },
     onUpdate(oldObj, newObj) {
-      if (predicates.every((p) => passesUpdate(p, oldObj, newObj))) enqueueAll(oldObj, newObj);
+      if (predicates.every((p) => passesUpdate(p, oldObj, newObj))) enqueueAll('update', oldObj, newObj);
+      else dropped?.('update', newObj);
     },
     onDelete(obj) {
-      if (predicates.every((p) => passesDelete(p, obj))) enqueueAll(obj);
+      if (predicates.every((p) => passesDelete(p, obj))) enqueueAll('delete', obj);
+      else dropped?.('delete', obj);
     },
   };
 }

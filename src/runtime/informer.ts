@@ -4,6 +4,7 @@ import { createLogger, errorFields, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { objectKey, type KubeObject, type ResourceType } from './resources.js';
 import { Store } from './store.js';
+import { Tracer, untraced } from './trace.js';
 
 /**
  * Where the list/watch loop is. The loop is `state = await step(state)` until
@@ -100,11 +101,14 @@ const MIN_HEALTHY_WATCH_MS = 1_000;
 export interface InformerDeps {
   readonly logger?: Logger;
   readonly metrics?: Metrics;
+  /** Traces lists, watch events and bookmarks. @default Tracer.off */
+  readonly tracer?: Tracer;
 }
 
 export interface InformerStats {
   kind: string;
   namespace?: string;
+  labelSelector?: string;
   synced: boolean;
   state: InformerState['phase'];
   /** The last resourceVersion seen: the informer's position in the API server's history. */
@@ -171,6 +175,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly transform: (obj: T) => T;
   private readonly log: Logger;
   private readonly metrics: Metrics | undefined;
+  private readonly tracer: Tracer;
   private readonly handlers: InformerEventHandler<T>[] = [];
 
   private state: InformerState = { phase: 'Pending' };
@@ -197,8 +202,9 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.options = { ...options };
     this.backoffOptions = { ...INFORMER_DEFAULTS.backoff, ...options.backoff };
     this.transform = options.transform ?? dropManagedFields;
-    this.store = new Store<T>();
+    this.store = new Store<T>({}, { kind: type.kind });
     this.metrics = deps.metrics;
+    this.tracer = deps.tracer ?? Tracer.off;
     this.metrics?.initInformer(type.kind);
     this.log = (deps.logger ?? createLogger()).child({
       informer: type.kind,
@@ -221,7 +227,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   start(signal: AbortSignal): void {
     if (this.state.phase !== 'Pending') throw new Error(`informer ${this.type.kind}: already started`);
     this.state = { phase: 'Listing', reason: 'initial' };
-    void this.run(signal);
+    // Started from inside a traced reconcile (a lazily created informer), its requests are not that reconcile's.
+    untraced(() => void this.run(signal));
   }
 
   /** True once the first list has been cached and handed to the handlers. */
@@ -267,6 +274,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       consecutiveFailures: this.failures,
     };
     if (this.namespace) stats.namespace = this.namespace;
+    if (this.options.labelSelector) stats.labelSelector = this.options.labelSelector;
     if (this.lastEventAt) stats.lastEventAt = this.lastEventAt;
     if (this.lastError) stats.lastError = this.lastError.message;
     return stats;
@@ -335,6 +343,14 @@ export class Informer<T extends KubeObject = KubeObject> {
     for (const obj of diff.added) this.notify('add', obj);
     for (const { oldObj, newObj } of diff.updated) this.notify('update', newObj, oldObj);
     for (const obj of diff.deleted) this.notify('delete', obj);
+    if (this.tracer.traces()) {
+      this.tracer.step('list', undefined, {
+        kind: this.type.kind,
+        reason,
+        objects: this.store.size,
+        resourceVersion,
+      });
+    }
     this.log.info('Listed', {
       reason,
       objects: this.store.size,
@@ -447,6 +463,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private apply(event: WatchEvent<T>): void {
     this.lastEventAt = new Date();
     this.metrics?.informerEvents.inc({ kind: this.type.kind, type: event.type });
+    if (this.tracer.enabled) this.traceEvent(event);
     try {
       if (event.type === 'ADDED' || event.type === 'MODIFIED') {
         const obj = this.transform(event.object);
@@ -464,6 +481,20 @@ export class Informer<T extends KubeObject = KubeObject> {
     // BOOKMARK carries only a resourceVersion: where to resume, even if nothing we watch changed.
     const resourceVersion = event.object.metadata?.resourceVersion;
     if (resourceVersion) this.resourceVersion = resourceVersion;
+  }
+
+  /** Before the store changes, so a trace reads in the order things happen: event, then what it caused. */
+  private traceEvent(event: WatchEvent<T>): void {
+    const resourceVersion = event.object.metadata?.resourceVersion;
+    if (event.type === 'BOOKMARK') {
+      if (this.tracer.traces())
+        this.tracer.step('bookmark', undefined, { kind: this.type.kind, resourceVersion });
+      return;
+    }
+    const key = event.object.metadata?.name ? objectKey(event.object) : undefined;
+    if (key !== undefined && this.tracer.traces(key)) {
+      this.tracer.step('watch', key, { kind: this.type.kind, type: event.type, resourceVersion });
+    }
   }
 
   private notify(kind: 'add' | 'update' | 'delete', obj: T, oldObj?: T): void {

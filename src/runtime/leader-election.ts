@@ -133,6 +133,16 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /** The holder this process last saw on the Lease ('' before it read one). */
+  get leader(): string {
+    return this.reportedLeader;
+  }
+
+  /** 'namespace/name' of the Lease. */
+  get lease(): string {
+    return `${this.options.namespace}/${this.options.name}`;
+  }
+
   /**
    * Campaigns until the Lease is acquired, then leads until `signal` aborts or a renew fails for
    * renewDeadlineMs. Resolves when leadership is over (or `signal` aborted before it began); it does not

@@ -99,6 +99,7 @@ const controllerRuntimeKeys = winston.format((info) => {
  */
 const prettyLine = winston.format((info) => {
   const record = info as Info;
+  if (typeof record.trace === 'string') return prettyTraceLine(record);
   const rest = Object.entries(record)
     .filter(
       ([key, value]) =>
@@ -109,6 +110,34 @@ const prettyLine = winston.format((info) => {
   record[Symbol.for('message')] = [head, ...rest].join('  ');
   return record;
 });
+
+/** Fields a trace line shows in its head, or that the key already says. */
+const TRACE_HEAD_KEYS = new Set([
+  ...LEADING_KEYS,
+  'trace',
+  'key',
+  'reconcileID',
+  'controller',
+  'namespace',
+  'name',
+  'informer',
+  'stack',
+]);
+
+/**
+ * A trace step (see trace.ts) as one aligned line, so the steps of a loop read as a column:
+ * `2026-01-01T10:00:00.000Z TRACE dequeue  team-a/web          7f3a9c01  waitedMs=2`.
+ */
+function prettyTraceLine(record: Info): Info {
+  const key = typeof record.key === 'string' ? record.key : '-';
+  const id = typeof record.reconcileID === 'string' ? record.reconcileID : '-';
+  const rest = Object.entries(record)
+    .filter(([k, value]) => value !== undefined && !TRACE_HEAD_KEYS.has(k))
+    .map(([k, value]) => `${k}=${formatValue(value)}`);
+  const head = `${String(record.ts)} TRACE ${String(record.trace).padEnd(8)} ${key.padEnd(19)} ${id.padEnd(8)}`;
+  record[Symbol.for('message')] = [head, ...rest].join('  ');
+  return record;
+}
 
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return /[\s"=]/.test(value) || value === '' ? JSON.stringify(value) : value;

@@ -15,6 +15,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { AddressInfo } from 'node:net';
 import { Client } from './client.js';
 import type { Controller } from './controller.js';
+import { controllersDebugHandler, DEBUG_DEFAULTS, type LeaderStatus } from './debug.js';
 import { EventRecorder } from './events.js';
 import { checksHandler, HttpEndpoint, metricsHandler, type Check, type Handler } from './health.js';
 import { InformerFactory, type Informer } from './informer.js';
@@ -23,6 +24,7 @@ import { createLogger, errorFields, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import type { KubeObject, ResourceType } from './resources.js';
 import type { Store } from './store.js';
+import { Tracer, type TraceFilter } from './trace.js';
 
 export interface ManagerOptions {
   readonly kubeConfig: KubeConfig;
@@ -46,6 +48,8 @@ export interface ManagerOptions {
    * Deployment of the cluster in memory.
    */
   readonly cacheByType?: readonly CacheByType[];
+  /** Trace the loop for these keys (see trace.ts). @default off */
+  readonly trace?: TraceFilter;
 }
 
 /** Selectors for the shared informer of one kind. */
@@ -65,6 +69,8 @@ export class Manager {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly informers: InformerFactory;
+  /** Shared by the informers and controllers: a no-op unless `trace` was given. */
+  readonly tracer: Tracer;
   /** Where the probe server listens, once started (undefined when disabled). */
   healthProbeAddress: AddressInfo | undefined;
   /** Where the metrics server listens, once started (undefined when disabled). */
@@ -89,7 +95,12 @@ export class Manager {
       metrics: this.metrics,
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
     });
-    this.informers = new InformerFactory(this.client, { logger: this.logger, metrics: this.metrics });
+    this.tracer = options.trace ? new Tracer(this.logger, options.trace) : Tracer.off;
+    this.informers = new InformerFactory(this.client, {
+      logger: this.logger,
+      metrics: this.metrics,
+      tracer: this.tracer,
+    });
 
     this.probes = new HttpEndpoint('health probes', this.logger);
     this.healthChecks.set('ping', () => undefined);
@@ -98,6 +109,16 @@ export class Manager {
     });
     this.probes.handle('/healthz', checksHandler('healthz', this.healthChecks));
     this.probes.handle('/readyz', checksHandler('readyz', this.readyChecks));
+    // Keys and states only (see debug.ts), so it can sit beside the probes.
+    this.addDebugHandler(
+      DEBUG_DEFAULTS.path,
+      controllersDebugHandler({
+        ready: () => this.synced,
+        leaderStatus: () => this.leaderStatus(),
+        informerStats: () => this.informers.informers().map((i) => i.stats()),
+        controllerStats: () => this.controllers.map((c) => c.stats()),
+      }),
+    );
     this.metricsEndpoint = new HttpEndpoint('metrics', this.logger);
     this.metricsEndpoint.handle('/metrics', metricsHandler(this.metrics.registry));
   }
@@ -161,6 +182,20 @@ export class Manager {
   /** True while this manager's controllers run as leader (always true without leader election, once started). */
   isLeader(): boolean {
     return this.elector ? this.elector.isLeader() : this.synced;
+  }
+
+  /** For the debug page: whether this process leads, and on which Lease. */
+  leaderStatus(): LeaderStatus {
+    const elector = this.elector;
+    const le = this.options.leaderElection;
+    if (!le) return { enabled: false, isLeader: this.isLeader() };
+    return {
+      enabled: true,
+      isLeader: this.isLeader(),
+      lease: `${le.namespace}/${le.name}`,
+      identity: elector?.identity ?? le.identity ?? '',
+      leader: elector?.leader ?? '',
+    };
   }
 
   get registeredControllers(): readonly Controller[] {

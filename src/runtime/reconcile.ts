@@ -11,6 +11,7 @@
  * added while it is being reconciled is reconciled again afterwards.
  */
 import type { Logger } from './logger.js';
+import type { ReconcileTrace } from './trace.js';
 
 /** Which object to reconcile: a key, never an event or an object snapshot. */
 export interface Request {
@@ -65,6 +66,11 @@ export interface ReconcileContext {
    * The runtime still waits for the call to return; honouring the signal makes shutdown fast.
    */
   readonly signal: AbortSignal;
+  /**
+   * This call's trace (trace.ts): `trace.enabled` is false unless someone asked to see this key.
+   * Check it before building fields. Absent when a test builds the context by hand.
+   */
+  readonly trace?: ReconcileTrace;
 }
 
 /**

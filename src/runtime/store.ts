@@ -1,5 +1,6 @@
 /** The cache reconcilers read instead of the API server: objects by key, plus named indexes. */
 import { objectKey, type KubeObject } from './resources.js';
+import { currentTrace } from './trace.js';
 
 /** The values an object is filed under in one index ([] = not in this index). */
 export type IndexFunc<T> = (obj: T) => string[];
@@ -68,7 +69,11 @@ export class Store<T extends KubeObject = KubeObject> {
   /** index name -> index value -> keys */
   private readonly indices = new Map<string, Map<string, Set<string>>>();
 
-  constructor(indexers: Record<string, IndexFunc<T>> = {}) {
+  /** The kind cached here, named in trace lines. */
+  private readonly kind: string;
+
+  constructor(indexers: Record<string, IndexFunc<T>> = {}, options: { readonly kind?: string } = {}) {
+    this.kind = options.kind ?? '';
     this.addIndexer(Indexes.namespace, namespaceIndex);
     this.addIndexer(Indexes.ownerUid, ownerUidIndex);
     this.addIndexer(Indexes.controllerUid, controllerUidIndex);
@@ -76,11 +81,21 @@ export class Store<T extends KubeObject = KubeObject> {
   }
 
   get(key: string): T | undefined {
-    return this.items.get(key);
+    const obj = this.items.get(key);
+    const trace = currentTrace();
+    if (trace) {
+      trace.step('cache', {
+        kind: this.kind,
+        object: key,
+        found: obj !== undefined,
+        ...(obj?.metadata?.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
+      });
+    }
+    return obj;
   }
 
   getByName(namespace: string | undefined, name: string): T | undefined {
-    return this.items.get(namespace ? `${namespace}/${name}` : name);
+    return this.get(namespace ? `${namespace}/${name}` : name);
   }
 
   list(): T[] {

@@ -41,11 +41,20 @@ export interface WorkQueueOptions {
 export interface WorkQueueSnapshot {
   /** Keys ready and waiting for a worker. */
   depth: number;
+  /** Those keys, next first. */
+  ready: string[];
   /** Keys a worker holds right now. */
   processing: string[];
-  /** Keys waiting for a delay to pass, soonest first. */
-  waiting: { key: string; readyInMs: number }[];
+  /** Keys waiting for a delay to pass, soonest first, with their failures so far (0: a requeueAfter). */
+  waiting: { key: string; readyInMs: number; retries: number }[];
 }
+
+/**
+ * What add() did with a key: `added` (now ready for a worker), `merged` (it was already waiting: one
+ * reconcile serves both adds), `deferred` (a worker holds it: it is handed out again once that one is
+ * done), `ignored` (shutting down).
+ */
+export type AddOutcome = 'added' | 'merged' | 'deferred' | 'ignored';
 
 /** How often the in-flight gauges (unfinished work, longest running processor) are refreshed, as in client-go. */
 const UNFINISHED_WORK_UPDATE_MS = 500;
@@ -62,6 +71,10 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   /** Keys a worker holds, with the time it took them. */
   private readonly processing = new Map<string, number>();
+  /** When each dirty key was first added since it was last handed out. */
+  private readonly addedAt = new Map<string, number>();
+  /** How long each key a worker holds had waited to be handed out. */
+  private readonly waited = new Map<string, number>();
   /** Workers blocked in get(), oldest first. */
   private readonly getters: ((key: string | undefined) => void)[] = [];
   private readonly delayed: DelayHeap;
@@ -82,29 +95,38 @@ export class WorkQueue {
   }
 
   /** Marks `key` as needing processing. A no-op if it already does, or once shutting down. */
-  add(key: string): void {
-    if (this.stopping || this.dirty.has(key)) return;
+  add(key: string): AddOutcome {
+    if (this.stopping) return 'ignored';
+    if (this.dirty.has(key)) return 'merged';
     this.dirty.add(key);
-    this.metrics?.added(key, this.clock.now());
+    const now = this.clock.now();
+    this.addedAt.set(key, now);
+    this.metrics?.added(key, now);
     // A key being processed goes back to `ready` in done(), never to a second worker now.
-    if (this.processing.has(key)) return;
+    if (this.processing.has(key)) return 'deferred';
     this.ready.push(key);
     this.metrics?.depth(this.ready.length);
     this.handOut();
+    return 'added';
   }
 
   /** Adds `key` once `ms` has passed (at once if ms <= 0). Counted in workqueue_retries_total, as client-go does. */
   addAfter(key: string, ms: number): void {
     if (this.stopping) return;
     this.metrics?.retried();
-    if (!(ms > 0)) return this.add(key);
+    if (!(ms > 0)) {
+      this.add(key);
+      return;
+    }
     this.delayed.push(key, this.clock.now() + ms);
     this.armDelayTimer();
   }
 
-  /** Adds `key` after the rate limiter's delay; each call counts as one more failure of `key`. */
-  addRateLimited(key: string): void {
-    this.addAfter(key, this.rateLimiter.when(key));
+  /** Adds `key` after the rate limiter's delay; each call counts as one more failure of `key`. Returns the delay. */
+  addRateLimited(key: string): number {
+    const delayMs = this.rateLimiter.when(key);
+    this.addAfter(key, delayMs);
+    return delayMs;
   }
 
   /** Resets `key`'s backoff (after a success, or when retrying is pointless). */
@@ -114,6 +136,11 @@ export class WorkQueue {
 
   numRequeues(key: string): number {
     return this.rateLimiter.retries(key);
+  }
+
+  /** For a key a worker holds: how long it waited between its (first) add and being handed out. */
+  waitedMs(key: string): number | undefined {
+    return this.waited.get(key);
   }
 
   /**
@@ -131,6 +158,7 @@ export class WorkQueue {
     const startedAt = this.processing.get(key);
     if (startedAt === undefined) return;
     this.processing.delete(key);
+    this.waited.delete(key);
     this.metrics?.finished(this.clock.now() - startedAt);
     if (this.dirty.has(key)) {
       this.ready.push(key);
@@ -172,8 +200,13 @@ export class WorkQueue {
     const now = this.clock.now();
     return {
       depth: this.ready.length,
+      ready: [...this.ready],
       processing: [...this.processing.keys()],
-      waiting: this.delayed.entries().map(({ key, at }) => ({ key, readyInMs: Math.max(0, at - now) })),
+      waiting: this.delayed.entries().map(({ key, at }) => ({
+        key,
+        readyInMs: Math.max(0, at - now),
+        retries: this.rateLimiter.retries(key),
+      })),
     };
   }
 
@@ -183,6 +216,8 @@ export class WorkQueue {
     this.dirty.delete(key);
     const now = this.clock.now();
     this.processing.set(key, now);
+    this.waited.set(key, now - (this.addedAt.get(key) ?? now));
+    this.addedAt.delete(key);
     this.metrics?.taken(key, now, this.ready.length);
     return key;
   }

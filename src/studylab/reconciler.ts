@@ -37,7 +37,7 @@ import {
 } from './builders/index.js';
 import { FIELD_MANAGER } from './labels.js';
 import { decideApply, foreignListPaths, patchReplacing, withIntentHash } from './intent.js';
-import { computeStatus, statusEqual, type Observed } from './status.js';
+import { computeStatus, statusChanges, statusEqual, type Observed } from './status.js';
 import { missingConfigMapReferences, referencedConfigMaps, validateLab, type Problem } from './validation.js';
 import { RepairBackoff } from './repair-backoff.js';
 import { StudyLabs } from './resources.js';
@@ -242,6 +242,14 @@ export class StudyLabReconciler implements Reconciler {
   ): Promise<KubeObject | undefined> {
     const desired = withIntentHash(intent, unhashed);
     const decision = decideApply(desired, live);
+    if (ctx.trace?.enabled) {
+      ctx.trace.step('diff', {
+        kind: type.kind,
+        apply: decision.apply,
+        reason: decision.reason,
+        ...(decision.drifted.length > 0 ? { drifted: decision.drifted } : {}),
+      });
+    }
     if (!decision.apply) return live;
     const repairKey = `${objectKey(lab)}/${type.kind}`;
     if (decision.reason === 'drift') {
@@ -338,7 +346,14 @@ export class StudyLabReconciler implements Reconciler {
   /** Writes status only when it differs from what the lab already shows. */
   private async writeStatus(lab: StudyLab, observed: Observed, ctx: ReconcileContext): Promise<boolean> {
     const status = computeStatus(lab, observed, this.now());
-    if (statusEqual(lab.status, status)) return false;
+    const same = statusEqual(lab.status, status);
+    if (ctx.trace?.enabled) {
+      ctx.trace.step(
+        'status',
+        same ? { write: false } : { write: true, changes: statusChanges(lab.status, status) },
+      );
+    }
+    if (same) return false;
     ctx.log.debug('writing status', { phase: status.phase });
     try {
       await this.deps.client.apply(

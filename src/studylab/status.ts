@@ -481,6 +481,32 @@ export function statusEqual(a: StudyLabStatus | undefined, b: StudyLabStatus | u
   return deepEqual(a, b);
 }
 
+/**
+ * What differs between two statuses, one short line per field or condition, for traces:
+ * `phase: Pending -> Ready`, `Ready: False -> True (Available)`.
+ */
+export function statusChanges(before: StudyLabStatus | undefined, after: StudyLabStatus): string[] {
+  const changes: string[] = [];
+  const fields = ['observedGeneration', 'phase', 'replicas', 'readyReplicas', 'endpoint'] as const;
+  for (const field of fields) {
+    const a = before?.[field];
+    const b = after[field];
+    if (a !== b) changes.push(`${field}: ${String(a ?? '-')} -> ${String(b ?? '-')}`);
+  }
+  const old = new Map((before?.conditions ?? []).map((c) => [c.type, c]));
+  for (const c of after.conditions ?? []) {
+    const o = old.get(c.type);
+    old.delete(c.type);
+    if (o?.status !== c.status || o.reason !== c.reason) {
+      changes.push(`${c.type}: ${o?.status ?? '-'} -> ${c.status} (${c.reason})`);
+    } else if (!deepEqual(o, c)) {
+      changes.push(`${c.type}: ${c.status} (${c.reason}), message or generation updated`);
+    }
+  }
+  for (const type of old.keys()) changes.push(`${type}: removed`);
+  return changes;
+}
+
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) || Array.isArray(b)) {

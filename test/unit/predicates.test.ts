@@ -178,7 +178,9 @@ describe('handlers', () => {
       h.onUpdate?.(ownedBy('a', 1), ownedBy('a', 1));
       expect(got).to.deep.equal([]);
       h.onUpdate?.(ownedBy('a', 1), ownedBy('a', 2));
-      expect(got).to.have.length(2);
+      expect(got, 'old and new map to one owner: enqueued once').to.deep.equal([
+        { namespace: 'ns', name: 'a' },
+      ]);
     });
   });
 });

@@ -7,6 +7,7 @@ import {
   endpointOf,
   PHASE_PRECEDENCE,
   rolloutStateOf,
+  statusChanges,
   statusEqual,
   type Observed,
 } from '../../src/studylab/status.js';
@@ -821,6 +822,43 @@ describe('status', function () {
     it('condition types are the exported ones', function () {
       const types = computeStatus(labWith(SPEC), healthy(), T0).conditions!.map((c) => c.type);
       expect(types).to.deep.equal(Object.values(ConditionType));
+    });
+  });
+  describe('statusChanges', function () {
+    const cond = (type: string, status: 'True' | 'False', reason: string, message = ''): Condition => ({
+      type,
+      status,
+      reason,
+      message,
+      lastTransitionTime: '2026-01-01T00:00:00Z',
+      observedGeneration: 1,
+    });
+    it('names each changed field and condition, old -> new', function () {
+      const before: StudyLabStatus = {
+        observedGeneration: 1,
+        phase: 'Pending',
+        conditions: [cond('Ready', 'False', 'Progressing'), cond('Gone', 'True', 'X')],
+      };
+      const after: StudyLabStatus = {
+        observedGeneration: 2,
+        phase: 'Ready',
+        readyReplicas: 1,
+        conditions: [cond('Ready', 'True', 'Available'), cond('Degraded', 'False', 'AsExpected')],
+      };
+      expect(statusChanges(before, after)).to.deep.equal([
+        'observedGeneration: 1 -> 2',
+        'phase: Pending -> Ready',
+        'readyReplicas: - -> 1',
+        'Ready: False -> True (Available)',
+        'Degraded: - -> False (AsExpected)',
+        'Gone: removed',
+      ]);
+    });
+    it('is empty for equal statuses, and mentions a condition whose message alone changed', function () {
+      const s: StudyLabStatus = { phase: 'Ready', conditions: [cond('Ready', 'True', 'Available', 'a')] };
+      expect(statusChanges(s, s)).to.deep.equal([]);
+      const t: StudyLabStatus = { phase: 'Ready', conditions: [cond('Ready', 'True', 'Available', 'b')] };
+      expect(statusChanges(s, t)).to.deep.equal(['Ready: True (Available), message or generation updated']);
     });
   });
 });

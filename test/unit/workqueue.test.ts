@@ -149,7 +149,7 @@ describe('WorkQueue', () => {
       q.addAfter('a', 500);
       q.addAfter('a', 100);
       q.addAfter('a', 900);
-      expect(q.snapshot().waiting).to.deep.equal([{ key: 'a', readyInMs: 100 }]);
+      expect(q.snapshot().waiting).to.deep.equal([{ key: 'a', readyInMs: 100, retries: 0 }]);
       clock.advance(100);
       expect(q.length).to.equal(1);
       clock.advance(1000);
@@ -312,8 +312,38 @@ describe('WorkQueue', () => {
     clock.advance(50);
     expect(q.snapshot()).to.deep.equal({
       depth: 1,
+      ready: ['b'],
       processing: ['a'],
-      waiting: [{ key: 'c', readyInMs: 200 }],
+      waiting: [{ key: 'c', readyInMs: 200, retries: 0 }],
     });
+  });
+
+  it('says what add() did: added, merged, deferred or ignored', async () => {
+    const { q } = newQueue();
+    expect(q.add('a')).to.equal('added');
+    expect(q.add('a'), 'already waiting: one reconcile serves both').to.equal('merged');
+    expect(await q.get()).to.equal('a');
+    expect(q.add('a'), 'held by a worker: handed out again after done()').to.equal('deferred');
+    q.done('a');
+    expect(q.length).to.equal(1);
+    q.shutDown();
+    expect(q.add('b')).to.equal('ignored');
+  });
+
+  it('tells how long a held key waited, and the delay addRateLimited chose', async () => {
+    const { q, clock } = newQueue();
+    q.add('a');
+    clock.advance(40);
+    q.add('a');
+    clock.advance(10);
+    expect(await q.get()).to.equal('a');
+    expect(q.waitedMs('a'), 'from the first add, as workqueue_queue_duration counts').to.equal(50);
+    q.done('a');
+    expect(q.waitedMs('a')).to.equal(undefined);
+    const first = q.addRateLimited('b');
+    const second = q.addRateLimited('b');
+    expect(second).to.be.greaterThan(first);
+    expect(q.snapshot().waiting).to.deep.equal([{ key: 'b', readyInMs: first, retries: 2 }]);
+    q.shutDown();
   });
 });
