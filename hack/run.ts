@@ -5,9 +5,7 @@
  * Extra operator flags: `make run ARGS='--log-format=pretty --log-level=debug'`; to watch the
  * loop step by step: `make run ARGS='--trace --log-format=pretty'` (docs/controller-patterns.md).
  */
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { LocalControlPlane, REPO_ROOT } from '../src/testenv/index.js';
+import { installStudyLabCrd, LocalControlPlane } from '../src/testenv/index.js';
 import { main } from '../src/main.js';
 
 const external = process.env.STUDYLAB_KUBECONFIG;
@@ -17,43 +15,8 @@ const plane = external
 const kubeconfig = external ?? plane!.kubeconfigPath;
 
 try {
-  execFileSync(
-    'kubectl',
-    [
-      '--kubeconfig',
-      kubeconfig,
-      'apply',
-      '--server-side',
-      '--force-conflicts',
-      '-f',
-      join(REPO_ROOT, 'crds', 'studylab.io_studylabs.yaml'),
-    ],
-    {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
-  // Right after the create, `kubectl wait` can fail on a CRD that has no conditions yet
-  // ("accessor error: <nil>"): ask again for a few seconds.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      execFileSync(
-        'kubectl',
-        [
-          '--kubeconfig',
-          kubeconfig,
-          'wait',
-          '--for=condition=Established',
-          '--timeout=60s',
-          'crd/studylabs.studylab.io',
-        ],
-        { stdio: ['ignore', 'inherit', 'pipe'] },
-      );
-      break;
-    } catch (err) {
-      if (attempt >= 10) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  await installStudyLabCrd(kubeconfig);
+  console.error(`[run] CRD studylabs.studylab.io installed and established`);
   console.error(`
 [run] The operator is starting. In another terminal:
   export KUBECONFIG=${kubeconfig}

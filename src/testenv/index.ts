@@ -14,3 +14,4 @@ export {
   cacheDir,
   REPO_ROOT,
 } from './versions.js';
+export { installStudyLabCrd, waitForCrdEstablished, CRD_FILE, CRD_NAME } from './crd.js';

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { installStudyLabCrd, REPO_ROOT } from '../../src/testenv/index.js';
 import { cluster, eventually, type Cluster } from '../support/cluster.js';
 import { kubectl } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
@@ -61,19 +61,7 @@ describe('the guided tours run as written (e2e)', function () {
   before(async function () {
     c = await cluster();
     // What `make run` installs before it starts the operator.
-    kubectl(c, [
-      'apply',
-      '--server-side',
-      '--force-conflicts',
-      '-f',
-      join(REPO_ROOT, 'crds', 'studylab.io_studylabs.yaml'),
-    ]);
-    // Right after the create, kubectl wait can fail on a CRD with no conditions yet: ask again.
-    await eventually(() =>
-      Promise.resolve(
-        kubectl(c, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io']),
-      ),
-    );
+    await installStudyLabCrd(c.kubeconfigPath);
   });
 
   after(async function () {

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments, stringify } from 'yaml';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { REPO_ROOT, waitForCrdEstablished } from '../../src/testenv/index.js';
 import { cluster, type Cluster } from './cluster.js';
 
 export const OPERATOR_NAMESPACE = 'studylab-system';
@@ -43,7 +43,7 @@ export function installOperatorPrerequisites(): Promise<{ kubeconfig: string }> 
       ['apply', '--server-side', '--force-conflicts', '-f', '-'],
       objects.map((o) => stringify(o)).join('---\n'),
     );
-    kubectl(c, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io']);
+    await waitForCrdEstablished(c.kubeconfigPath);
     const sa = await c.serviceAccountKubeConfig(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT);
     return { kubeconfig: sa.path };
   })();
