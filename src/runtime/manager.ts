@@ -46,6 +46,8 @@ export interface ManagerOptions {
    * Deployment of the cluster in memory.
    */
   readonly cacheByType?: readonly CacheByType[];
+  /** Every informer's watchdog: reopen a watch silent for this long. @default INFORMER_DEFAULTS.silenceTimeoutMs */
+  readonly watchSilenceTimeoutMs?: number;
 }
 
 /** Selectors for the shared informer of one kind. */
@@ -112,6 +114,7 @@ export class Manager {
       ...(namespace ? { namespace } : {}),
       ...(narrowed?.labelSelector ? { labelSelector: narrowed.labelSelector } : {}),
       ...(narrowed?.fieldSelector ? { fieldSelector: narrowed.fieldSelector } : {}),
+      ...(this.options.watchSilenceTimeoutMs ? { silenceTimeoutMs: this.options.watchSilenceTimeoutMs } : {}),
     });
   }
 
