@@ -31,6 +31,8 @@ export interface StartOperatorOptions {
   args?: string[];
   /** Mirror the operator's log lines to stderr (STUDYLAB_OPERATOR_LOGS=1 does the same). */
   echo?: boolean;
+  /** Extra environment, e.g. POD_NAME, which becomes the start of the leader election identity. */
+  env?: Record<string, string>;
 }
 
 export async function freePort(): Promise<number> {
@@ -64,7 +66,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...options.env },
     },
   );
   running.add(child);
