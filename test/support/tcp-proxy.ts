@@ -25,7 +25,7 @@ export class TcpProxy {
   port = 0;
   /** Connections accepted so far. */
   accepted = 0;
-  /** Connections freeze() silenced that stayed silent until the client closed them. */
+  /** Connections freeze() silenced that the client closed while they were still silent. */
   silencedClosed = 0;
   private readonly server: Server;
   private readonly pairs = new Set<Pair>();
@@ -92,14 +92,14 @@ export class TcpProxy {
       // Frozen: what the server sends is swallowed; the client sees an open, quiet connection.
       if (!pair.frozen) downstream.write(chunk);
     });
-    const end = (): void => {
+    const end = (closedBy: 'client' | 'server'): void => {
       if (!this.pairs.delete(pair)) return;
-      if (pair.frozen) this.silencedClosed++;
+      if (pair.frozen && closedBy === 'client') this.silencedClosed++;
       downstream.destroy();
       upstream.destroy();
     };
-    downstream.on('close', end);
-    upstream.on('close', end);
+    downstream.on('close', () => end('client'));
+    upstream.on('close', () => end('server'));
   }
 }
 
