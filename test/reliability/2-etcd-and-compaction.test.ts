@@ -45,13 +45,14 @@ describe('reliability 2: etcd restarted, and watch history compacted (410 Gone)'
       60_000,
     );
     const killedAt = Date.now();
+    const editedBeforeKill = done;
     await s.local.restartEtcd('SIGKILL');
     const backAt = Date.now();
     await burst;
     await s.waitConverged(180_000);
     recordFault({
       scenario: '2 etcd',
-      fault: `SIGKILL etcd at ${done}/${LABS} edits, restart`,
+      fault: `SIGKILL etcd at ${editedBeforeKill}/${LABS} edits, restart`,
       injected: 1,
       survived: 1,
       recoverMs: msSince(backAt),

@@ -200,11 +200,11 @@ export const validSchemaSpec: fc.Arbitrary<StudyLabSpec> = fc.oneof(
                       ? fc.constant(undefined)
                       : maybe(servicePorts(type ?? 'ClusterIP', portNames)),
                 },
-                { requiredKeys: [] },
+                // The type decides what ports may carry: never drop it while keeping them.
+                { requiredKeys: ['type'] },
               ),
               storage,
               networkPolicy,
-              paused: fc.boolean(),
             },
             { requiredKeys: [] },
           )

@@ -6,7 +6,7 @@
  * suite prints at the end.
  */
 import { Writable } from 'node:stream';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -253,9 +253,22 @@ export class Scenario {
   }
 
   async stop(): Promise<void> {
-    for (const op of this.operators) {
+    const keep = process.env.STUDYLAB_RELIABILITY_LOGS;
+    for (const [i, op] of this.operators.entries()) {
       await op.process.stop();
       await op.proxy.close();
+      // For a post-mortem: every line each operator wrote, one file per process.
+      if (keep) {
+        mkdirSync(keep, { recursive: true });
+        writeFileSync(
+          join(keep, `${this.name}-${i}-${op.process.pid}.log`),
+          op.process.logs.map((l) => JSON.stringify(l)).join('\n'),
+        );
+      }
+    }
+    if (keep) {
+      for (const component of ['kube-apiserver', 'kube-controller-manager', 'etcd'])
+        writeFileSync(join(keep, `${this.name}-${component}.tail`), this.local.logTail(component, 200));
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
