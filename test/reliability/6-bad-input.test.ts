@@ -146,7 +146,8 @@ describe('reliability 6: bad input at scale', function () {
       }
       accepted++;
     });
-    if (process.env.STUDYLAB_FC_DUMP) (await import('node:fs')).writeFileSync(process.env.STUDYLAB_FC_DUMP, failures.join('\n'));
+    if (process.env.STUDYLAB_FC_DUMP)
+      (await import('node:fs')).writeFileSync(process.env.STUDYLAB_FC_DUMP, failures.join('\n'));
     figures.randomTried += samples.length;
     figures.randomAccepted += accepted;
     figures.randomInvalid += invalid;
