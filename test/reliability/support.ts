@@ -175,6 +175,8 @@ export interface ProxiedOperator {
   proxy: TcpProxy;
   /** The token kubeconfig it runs with (the shipped ServiceAccount's), behind the proxy. */
   kubeconfig: string;
+  /** Set once the process has exited. */
+  exitCode?: number | null;
 }
 
 /**
@@ -246,7 +248,8 @@ export class Scenario {
       ],
       ...(options.podName ? { env: { POD_NAME: options.podName } } : {}),
     });
-    const op = { process, proxy, kubeconfig };
+    const op: ProxiedOperator = { process, proxy, kubeconfig };
+    void process.exited.then((code) => (op.exitCode = code));
     this.operators.push(op);
     figures.operators.push({ scenario: this.name, process });
     return op;
@@ -380,7 +383,13 @@ export class Scenario {
         { timeoutMs, intervalMs: 500 },
       );
     } catch (err) {
-      const alive = this.operators.map((o) => `pid ${o.process.pid} ${o.process.logs.length} log lines`);
+      const alive = this.operators.map(
+        (o) =>
+          `pid ${o.process.pid} ${'exitCode' in o ? `exited with ${o.exitCode}` : 'running'}, ${o.process.logs.length} log lines, last: ${o.process.logs
+            .slice(-3)
+            .map((l) => JSON.stringify(l).slice(0, 300))
+            .join(' | ')}`,
+      );
       throw new Error(
         `not converged within ${timeoutMs} ms (${alive.join(', ')}):\n  ${last.slice(0, 15).join('\n  ')}`,
         { cause: err },
