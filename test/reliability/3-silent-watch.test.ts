@@ -29,7 +29,7 @@ describe('reliability 3: a watch that goes silent without closing', function () 
 
   before(async function () {
     s = await Scenario.start('silent');
-    op = await s.startOperator({ args: [`--watch-silence-timeout=${SILENCE_SECONDS}`] });
+    op = await s.startOperator({ logLevel: 'debug', args: [`--watch-silence-timeout=${SILENCE_SECONDS}`] });
     await op.process.waitReady();
     await inParallel(names, 5, (name, i) => s.createLab(name, lightSpec(i)));
     await s.waitConverged(120_000);

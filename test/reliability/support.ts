@@ -347,7 +347,10 @@ export class Scenario {
         problems.push(
           `${name}: observedGeneration ${status?.observedGeneration} != ${lab.metadata.generation}`,
         );
-      else if (expectPhase && status?.phase !== expectPhase) problems.push(`${name}: phase ${status?.phase}`);
+      else if (expectPhase && status?.phase !== expectPhase) {
+        const ready = status?.conditions?.find((c) => c.type === 'Ready');
+        problems.push(`${name}: phase ${status?.phase} (${ready?.reason}: ${ready?.message})`);
+      }
       const claim = live.PersistentVolumeClaim.get(name);
       const wanted: Record<keyof typeof live, KubeObject | undefined> = {
         Deployment: lab.spec.app ? buildDeployment(lab) : undefined,
