@@ -23,7 +23,7 @@ import {
 } from './support.js';
 
 const LEASE_SECONDS = 4;
-const RETRY_SECONDS = 0.5;
+const RETRY_SECONDS = 0.25;
 const LABS = 60;
 const WRITES = new Set([
   'applying child',
