@@ -198,7 +198,7 @@ export class Manager {
         await this.runControllers(signal);
       }
     } finally {
-      await Promise.all([...this.recorders.values()].map((r) => r.flush()));
+      await this.flushEvents();
       informersStop.abort();
       await Promise.all([this.probes.close(), this.metricsEndpoint.close()]);
       this.synced = false;
@@ -240,6 +240,9 @@ export class Manager {
     await Promise.race([campaign, aborted(signal)]);
     if (signal.aborted) {
       await controllersDone;
+      // The last reconciles' Events are writes too: finish them while the Lease is still ours, or they would
+      // land while the next leader already acts.
+      await this.flushEvents();
       election.abort();
       await campaign;
       return;
@@ -247,6 +250,10 @@ export class Manager {
     // The campaign ended although nobody asked it to: the Lease could not be renewed.
     await controllersDone;
     throw new LeaderElectionLostError(`leader election lost: Lease ${options.namespace}/${options.name}`);
+  }
+
+  private async flushEvents(): Promise<void> {
+    await Promise.all([...this.recorders.values()].map((r) => r.flush()));
   }
 
   /** Starts every controller and resolves once all have stopped (after `signal` aborts). */
