@@ -66,7 +66,7 @@ describe('reliability 1: kube-apiserver killed (SIGKILL) and restarted during a 
 
   it('creates 200 labs through a kill, and converges with every child correct', async function () {
     const fault = await burstWithKill((name, i) => s.createLab(name, lightSpec(i)), Math.round(LABS * 0.3));
-    await s.waitConverged(180_000, undefined);
+    await s.waitConverged(180_000, null);
     const childrenAt = Date.now();
     await s.waitConverged(180_000);
     await expectAlive();
@@ -85,7 +85,7 @@ describe('reliability 1: kube-apiserver killed (SIGKILL) and restarted during a 
     const claims = await s.recordClaims();
     expect(claims.size, 'every 10th lab has a claim').to.equal(LABS / 10);
     const fault = await burstWithKill((name) => s.patchLab(name, revisionPatch(1)), Math.round(LABS * 0.4));
-    await s.waitConverged(180_000, undefined);
+    await s.waitConverged(180_000, null);
     const childrenAt = Date.now();
     await s.waitConverged(180_000);
     await expectAlive();

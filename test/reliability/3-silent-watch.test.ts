@@ -56,7 +56,7 @@ describe('reliability 3: a watch that goes silent without closing', function () 
 
     // The operator's part (children and observedGeneration) is what the watchdog decides; Ready also waits
     // for kube-controller-manager, which may still be busy with the previous scenarios' namespaces.
-    await s.waitConverged(120_000, undefined);
+    await s.waitConverged(120_000, null);
     const recoverMs = msSince(frozenAt);
     const lagging = await readyOrTrulyWaiting(s);
     const silent = timedLogs(op.process).filter(

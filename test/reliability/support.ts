@@ -314,7 +314,7 @@ export class Scenario {
    * the lab with the operator's own pure builders and compared (intent hash,
    * every field the intent sets, controller owner); children no lab asks for.
    */
-  async divergence(expectPhase: string | undefined = 'Ready'): Promise<string[]> {
+  async divergence(expectPhase: string | null = 'Ready'): Promise<string[]> {
     const [labs, deployments, services, policies, claims] = await Promise.all([
       this.labs(),
       this.children(Deployments),
@@ -374,11 +374,11 @@ export class Scenario {
   }
 
   /**
-   * Waits until divergence() is empty; returns how long that took. With `expectPhase` undefined, only
+   * Waits until divergence() is empty; returns how long that took. With `expectPhase` null, only
    * what the operator does itself counts (children and observedGeneration), not the phase, which also
    * waits for kube-controller-manager to report on the Deployments and bind the claims.
    */
-  async waitConverged(timeoutMs = 120_000, expectPhase: string | undefined = 'Ready'): Promise<number> {
+  async waitConverged(timeoutMs = 120_000, expectPhase: string | null = 'Ready'): Promise<number> {
     const started = Date.now();
     let last: string[] = [];
     try {
