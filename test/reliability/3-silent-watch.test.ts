@@ -6,8 +6,7 @@
  * until the server-side watch timeout (5 to 10 minutes).
  */
 import { expect } from 'chai';
-import { Deployments, type KubeObject } from '../../src/runtime/index.js';
-import { eventually } from '../support/cluster.js';
+import { Services } from '../../src/runtime/index.js';
 import {
   Scenario,
   inParallel,
@@ -44,12 +43,14 @@ describe('reliability 3: a watch that goes silent without closing', function () 
     // Changes only a live watch can tell the operator about: new labs, edited labs, a drifted child.
     await inParallel(['late-1', 'late-2', 'late-3'], 3, (name, i) => s.createLab(name, lightSpec(i + 1)));
     await inParallel(names.slice(0, 5), 5, (name) => s.patchLab(name, revisionPatch(1)));
+    // A Service, not the Deployment: a rolled and rolled-back Deployment can wait minutes for the
+    // Deployment controller on this plane, which would time kube-controller-manager, not the watchdog.
     await throughOutage(() =>
       s.admin.patch(
-        Deployments,
+        Services,
         s.namespace,
         'lab-8',
-        [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'nginx:drifted' }],
+        [{ op: 'replace', path: '/spec/ports/0/port', value: 8081 }],
         { type: 'json' },
       ),
     );
@@ -58,7 +59,7 @@ describe('reliability 3: a watch that goes silent without closing', function () 
     // for kube-controller-manager, which may still be busy with the previous scenarios' namespaces.
     await s.waitConverged(120_000, null);
     const recoverMs = msSince(frozenAt);
-    const lagging = await readyOrTrulyWaiting(s);
+    await s.waitConverged(180_000);
     const silent = timedLogs(op.process).filter(
       (l) => l.at >= frozenAt && l.msg === 'Watch went silent; restarting it',
     );
@@ -73,45 +74,8 @@ describe('reliability 3: a watch that goes silent without closing', function () 
       injected: 1,
       survived: 1,
       recoverMs,
-      note: `watchdog ${SILENCE_SECONDS} s; ${op.proxy.silencedClosed} silenced connections closed by the operator${lagging.length > 0 ? `; Deployment controller still behind on ${lagging.join(', ')}` : ''}`,
+      note: `watchdog ${SILENCE_SECONDS} s; ${op.proxy.silencedClosed} silenced connections closed by the operator`,
     });
     expect(await s.verifyClaims()).to.deep.equal([]);
   });
 });
-
-/**
- * Waits until every lab is Ready, or is not Ready only because kube-controller-manager has not yet
- * observed its Deployment's latest generation, and the lab says exactly that (checked against the
- * Deployment on the API server). In full runs, after the API server restarts of scenarios 1 and 2, the
- * Deployment controller was seen to take minutes over the one Deployment edited twice in a second here;
- * the operator's part is done then, and its status tells the truth. Returns those labs.
- */
-async function readyOrTrulyWaiting(s: Scenario): Promise<string[]> {
-  let lagging: string[] = [];
-  await eventually(
-    async () => {
-      lagging = [];
-      for (const problem of await s.divergence('Ready')) {
-        const waiting =
-          /^(\S+): phase Progressing \(RolloutInProgress: waiting for the Deployment controller to observe generation (\d+)\)$/.exec(
-            problem,
-          );
-        const dep =
-          waiting &&
-          (await s.admin.get<KubeObject & { status?: { observedGeneration?: number } }>(
-            Deployments,
-            s.namespace,
-            waiting[1]!,
-          ));
-        const behind =
-          dep &&
-          (dep.status?.observedGeneration ?? 0) < Number(waiting[2]) &&
-          dep.metadata?.generation === Number(waiting[2]);
-        if (!behind) throw new Error(problem);
-        lagging.push(waiting[1]!);
-      }
-    },
-    { timeoutMs: 180_000, intervalMs: 500 },
-  );
-  return lagging;
-}
