@@ -54,8 +54,12 @@ test-integration: deps testenv-build ## Integration tests against the local cont
 test-e2e: deps testenv-build ## End-to-end tests: the operator as a process against the full local plane.
 	npm run --silent test:e2e
 
+.PHONY: test-reliability
+test-reliability: deps testenv-build ## Fault injection against the local plane: API server and etcd restarts, 410s, silent watches, failover, fights, bad input.
+	npm run --silent test:reliability
+
 .PHONY: test
-test: verify test-unit test-integration test-e2e ## Everything CI runs.
+test: verify test-unit test-integration test-e2e test-reliability ## Everything CI runs.
 
 .PHONY: testenv-up
 testenv-up: deps testenv-build ## Start the local control plane in the background; prints what to export.

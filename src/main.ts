@@ -51,6 +51,11 @@ export const FLAGS = {
     help: 'seconds the leader keeps trying to renew before it stops acting',
   },
   'retry-period': { type: 'string', default: '2', help: 'seconds between lease acquire and renew attempts' },
+  'watch-silence-timeout': {
+    type: 'string',
+    default: '150',
+    help: 'seconds a watch may deliver nothing (no event, no bookmark) before it is reopened',
+  },
   'max-concurrent-reconciles': { type: 'string', default: '4', help: 'labs reconciled in parallel' },
   namespace: { type: 'string', default: '', help: 'only watch labs in this namespace (default: all)' },
   'log-level': {
@@ -140,6 +145,7 @@ export async function main(argv: string[]): Promise<number> {
       namespace: flags.namespace || undefined,
       cacheByType: CHILD_CACHE,
       ...(trace ? { trace } : {}),
+      watchSilenceTimeoutMs: positiveNumber(flags, 'watch-silence-timeout') * 1000,
       leaderElection: flags['leader-elect']
         ? {
             namespace: flags['leader-election-namespace'] || podNamespace || 'default',

@@ -50,6 +50,8 @@ export interface ManagerOptions {
   readonly cacheByType?: readonly CacheByType[];
   /** Trace the loop for these keys (see trace.ts). @default off */
   readonly trace?: TraceFilter;
+  /** Every informer's watchdog: reopen a watch silent for this long. @default INFORMER_DEFAULTS.silenceTimeoutMs */
+  readonly watchSilenceTimeoutMs?: number;
 }
 
 /** Selectors for the shared informer of one kind. */
@@ -133,6 +135,7 @@ export class Manager {
       ...(namespace ? { namespace } : {}),
       ...(narrowed?.labelSelector ? { labelSelector: narrowed.labelSelector } : {}),
       ...(narrowed?.fieldSelector ? { fieldSelector: narrowed.fieldSelector } : {}),
+      ...(this.options.watchSilenceTimeoutMs ? { silenceTimeoutMs: this.options.watchSilenceTimeoutMs } : {}),
     });
   }
 
@@ -230,7 +233,7 @@ export class Manager {
         await this.runControllers(signal);
       }
     } finally {
-      await Promise.all([...this.recorders.values()].map((r) => r.flush()));
+      await this.flushEvents();
       informersStop.abort();
       await Promise.all([this.probes.close(), this.metricsEndpoint.close()]);
       this.synced = false;
@@ -272,6 +275,9 @@ export class Manager {
     await Promise.race([campaign, aborted(signal)]);
     if (signal.aborted) {
       await controllersDone;
+      // The last reconciles' Events are writes too: finish them while the Lease is still ours, or they would
+      // land while the next leader already acts.
+      await this.flushEvents();
       election.abort();
       await campaign;
       return;
@@ -279,6 +285,10 @@ export class Manager {
     // The campaign ended although nobody asked it to: the Lease could not be renewed.
     await controllersDone;
     throw new LeaderElectionLostError(`leader election lost: Lease ${options.namespace}/${options.name}`);
+  }
+
+  private async flushEvents(): Promise<void> {
+    await Promise.all([...this.recorders.values()].map((r) => r.flush()));
   }
 
   /** Starts every controller and resolves once all have stopped (after `signal` aborts). */

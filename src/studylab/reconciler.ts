@@ -100,7 +100,14 @@ export class StudyLabReconciler implements Reconciler {
 
     const pass: Pass = { applyErrors: [] };
     const observed = await this.reconcileChildren(lab, ctx, pass);
-    const changed = await this.writeStatus(lab, observed, ctx);
+    // A repair was backed off: someone keeps changing a child, and each change rolls it (Progressing,
+    // then Ready again). Reporting every swing would make our status writes as fast as their edits, the
+    // hot loop the backoff exists to prevent; status is written with the repair instead. A new
+    // generation (the user asked for something) is still reported at once.
+    const fighting =
+      pass.retryAfterMs !== undefined && lab.status?.observedGeneration === lab.metadata.generation;
+    if (fighting) ctx.log.debug('status write deferred to the backed-off repair');
+    const changed = fighting ? false : await this.writeStatus(lab, observed, ctx);
     const refusal = observed.storageRefusal;
     if (changed && refusal) this.deps.events.event(lab, 'Warning', refusal.reason, 'Refuse', refusal.message);
     if (observed.applyErrors.length > 0) {

@@ -13,6 +13,7 @@
  */
 import type { V1Probe } from '@kubernetes/client-node';
 import type { StudyLab } from '../api/v1alpha1/index.js';
+import { compareQuantities } from './builders/quantity.js';
 import { servicePortsOf, serviceTypeNeedsPorts, serviceTypeOf } from './builders/service.js';
 
 /** One thing wrong with a lab's spec. */
@@ -38,6 +39,14 @@ export const ProblemReason = {
   InvalidName: 'InvalidName',
   /** A ConfigMap the app's env or envFrom refers to (not optional) does not exist. */
   ConfigMapNotFound: 'ConfigMapNotFound',
+  /** A resource request is above its limit: the API server refuses such a Deployment. */
+  RequestAboveLimit: 'RequestAboveLimit',
+  /** maxSurge and maxUnavailable are both zero: a rollout could never make progress. */
+  StuckRollout: 'StuckRollout',
+  /** ReadWriteOncePod with another access mode: the API server refuses such a claim. */
+  ExclusiveAccessMode: 'ExclusiveAccessMode',
+  /** Two Service ports with the same port and protocol, or the same nodePort. */
+  DuplicateServicePort: 'DuplicateServicePort',
 } as const;
 export type ProblemReason = (typeof ProblemReason)[keyof typeof ProblemReason];
 
@@ -48,7 +57,70 @@ const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Every problem of the spec that needs no cluster state to find. Empty when the lab can be built. */
 export function validateLab(lab: StudyLab): Problem[] {
-  return [...validateName(lab), ...validateServicePorts(lab), ...validateProbes(lab)];
+  return [
+    ...validateName(lab),
+    ...validateServicePorts(lab),
+    ...validateProbes(lab),
+    ...validateResources(lab),
+    ...validateStrategy(lab),
+    ...validateAccessModes(lab),
+  ];
+}
+
+/**
+ * Rules the API server applies to the children, not to the lab: without them
+ * here, the apply of a child fails on every retry and the lab never says why
+ * in its phase. (Found by the reliability suite's random specs.)
+ */
+function validateResources(lab: StudyLab): Problem[] {
+  const { requests = {}, limits = {} } = lab.spec.app?.resources ?? {};
+  return Object.entries(requests).flatMap(([resource, request]): Problem[] => {
+    const limit = limits[resource];
+    if (limit === undefined || !quantityAbove(String(request), String(limit))) return [];
+    return [
+      {
+        field: `spec.app.resources.requests.${resource}`,
+        reason: ProblemReason.RequestAboveLimit,
+        message: `the ${resource} request ${String(request)} is above its limit ${String(limit)}: a request must be at most the limit`,
+      },
+    ];
+  });
+}
+
+/** True when both parse and a > b. The CRD's pattern makes them quantities; if not, the API server will say so. */
+function quantityAbove(a: string, b: string): boolean {
+  try {
+    return compareQuantities(a, b) > 0;
+  } catch {
+    return false;
+  }
+}
+
+function validateStrategy(lab: StudyLab): Problem[] {
+  const strategy = lab.spec.app?.strategy;
+  const zero = (v: number | string | undefined) => v === 0 || v === '0%' || v === '0';
+  if (strategy?.type === 'Recreate' || !zero(strategy?.maxSurge) || !zero(strategy?.maxUnavailable))
+    return [];
+  return [
+    {
+      field: 'spec.app.strategy.maxUnavailable',
+      reason: ProblemReason.StuckRollout,
+      message:
+        'maxSurge and maxUnavailable are both 0, so a rollout could neither add a pod nor remove one: make one of them positive',
+    },
+  ];
+}
+
+function validateAccessModes(lab: StudyLab): Problem[] {
+  const modes = lab.spec.storage?.accessModes ?? [];
+  if (!modes.includes('ReadWriteOncePod') || modes.length === 1) return [];
+  return [
+    {
+      field: 'spec.storage.accessModes',
+      reason: ProblemReason.ExclusiveAccessMode,
+      message: `ReadWriteOncePod cannot be combined with another access mode (${modes.join(', ')}): use it alone`,
+    },
+  ];
 }
 
 function validateName(lab: StudyLab): Problem[] {
@@ -83,17 +155,48 @@ function validateServicePorts(lab: StudyLab): Problem[] {
     ];
   }
   const known = containerPortNames(lab);
-  return (lab.spec.service?.ports ?? []).flatMap((p, i): Problem[] =>
-    typeof p.targetPort === 'string' && !known.has(p.targetPort)
-      ? [
-          {
-            field: `spec.service.ports[${i}].targetPort`,
-            reason: ProblemReason.UnknownTargetPort,
-            message: `targetPort ${JSON.stringify(p.targetPort)} names no port of spec.app.ports (${describeNames(known)}): use one of those names or a port number`,
-          },
-        ]
-      : [],
-  );
+  return [
+    ...duplicateServicePorts(lab),
+    ...(lab.spec.service?.ports ?? []).flatMap((p, i): Problem[] =>
+      typeof p.targetPort === 'string' && !known.has(p.targetPort)
+        ? [
+            {
+              field: `spec.service.ports[${i}].targetPort`,
+              reason: ProblemReason.UnknownTargetPort,
+              message: `targetPort ${JSON.stringify(p.targetPort)} names no port of spec.app.ports (${describeNames(known)}): use one of those names or a port number`,
+            },
+          ]
+        : [],
+    ),
+  ];
+}
+
+/** Server-side apply keys a Service's ports by port and protocol: two alike cannot even be applied. */
+function duplicateServicePorts(lab: StudyLab): Problem[] {
+  const seen = new Map<string, number>();
+  const nodePorts = new Map<string, number>();
+  const problems: Problem[] = [];
+  (lab.spec.service?.ports ?? []).forEach((p, i) => {
+    const key = `${p.port}/${p.protocol ?? 'TCP'}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      problems.push({
+        field: `spec.service.ports[${i}].port`,
+        reason: ProblemReason.DuplicateServicePort,
+        message: `port ${key} is already spec.service.ports[${first}]: each port and protocol may appear once`,
+      });
+    } else seen.set(key, i);
+    const nodeKey = `${p.nodePort}/${p.protocol ?? 'TCP'}`;
+    const firstNodePort = p.nodePort === undefined ? undefined : nodePorts.get(nodeKey);
+    if (firstNodePort !== undefined) {
+      problems.push({
+        field: `spec.service.ports[${i}].nodePort`,
+        reason: ProblemReason.DuplicateServicePort,
+        message: `nodePort ${nodeKey} is already used by spec.service.ports[${firstNodePort}]: each nodePort and protocol may appear once`,
+      });
+    } else if (p.nodePort !== undefined) nodePorts.set(nodeKey, i);
+  });
+  return problems;
 }
 
 function validateProbes(lab: StudyLab): Problem[] {

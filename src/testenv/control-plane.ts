@@ -146,6 +146,10 @@ export class LocalControlPlane {
         // Fake nodes must not go NotReady when a loaded machine delays kwok's heartbeat (or while a
         // test has stopped the API server): NotReady nodes mark every pod unready, for good under kwok.
         '--node-monitor-grace-period=5m',
+        // The default 20 qps makes garbage collection and namespace deletion after a suite with hundreds of
+        // objects (the reliability suite's 200 labs) hold up the Deployment status of the next test for minutes.
+        '--kube-api-qps=100',
+        '--kube-api-burst=200',
       ],
       join(dir, 'kube-controller-manager.log'),
     );

@@ -1,8 +1,7 @@
 /** The informer against a real API server: a cache that matches the server through bursts, 410s, silence and restarts. */
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Client, isGone } from '../../src/runtime/client.js';
 import { Informer, type InformerOptions } from '../../src/runtime/informer.js';
 import { createLogger, type Logger } from '../../src/runtime/logger.js';
@@ -10,6 +9,7 @@ import { Metrics } from '../../src/runtime/metrics.js';
 import { ConfigMaps, Namespaces, type KubeObject } from '../../src/runtime/resources.js';
 import { LocalControlPlane } from '../../src/testenv/index.js';
 import { cluster, eventually, testNamespace } from '../support/cluster.js';
+import { TcpProxy, viaProxy } from '../support/tcp-proxy.js';
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
@@ -380,73 +380,3 @@ describe('Informer (integration)', function () {
     });
   });
 });
-
-/** A copy of `kc` that reaches its API server through 127.0.0.1:`port`. */
-function viaProxy(kc: KubeConfig, port: number): KubeConfig {
-  const copy = new KubeConfig();
-  copy.loadFromString(kc.exportConfig());
-  const current = copy.getCurrentCluster()?.name;
-  copy.loadFromOptions({
-    clusters: copy.clusters.map((c) =>
-      c.name === current ? { ...c, server: `https://127.0.0.1:${port}` } : c,
-    ),
-    users: copy.users,
-    contexts: copy.contexts,
-    currentContext: copy.currentContext,
-  });
-  return copy;
-}
-
-/**
- * A TCP proxy the test can cut: block() drops every connection and refuses
- * new ones, as a network partition would. TLS passes through untouched.
- */
-class TcpProxy {
-  port = 0;
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-  private blocked = false;
-
-  private constructor(targetPort: number) {
-    this.server = createServer((downstream) => this.accept(downstream, targetPort));
-  }
-
-  static async start(targetPort: number): Promise<TcpProxy> {
-    const proxy = new TcpProxy(targetPort);
-    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
-    const address = proxy.server.address();
-    if (address === null || typeof address === 'string') throw new Error('proxy: no port');
-    proxy.port = address.port;
-    return proxy;
-  }
-
-  block(): void {
-    this.blocked = true;
-    for (const s of this.sockets) s.destroy();
-  }
-
-  unblock(): void {
-    this.blocked = false;
-  }
-
-  async close(): Promise<void> {
-    this.block();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private accept(downstream: Socket, targetPort: number): void {
-    if (this.blocked) {
-      downstream.destroy();
-      return;
-    }
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const s of [downstream, upstream]) {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-      s.on('error', () => undefined); // a cut connection is the point
-    }
-    downstream.pipe(upstream).pipe(downstream);
-    downstream.on('close', () => upstream.destroy());
-    upstream.on('close', () => downstream.destroy());
-  }
-}

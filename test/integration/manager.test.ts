@@ -10,7 +10,13 @@ import { createLogger } from '../../src/runtime/logger.js';
 import { Manager, type ManagerOptions } from '../../src/runtime/manager.js';
 import { matching } from '../../src/runtime/predicates.js';
 import type { Reconciler } from '../../src/runtime/reconcile.js';
-import { ConfigMaps, Leases, type KubeObject, type ResourceType } from '../../src/runtime/resources.js';
+import {
+  ConfigMaps,
+  EventsV1,
+  Leases,
+  type KubeObject,
+  type ResourceType,
+} from '../../src/runtime/resources.js';
 import { cluster, eventually, testNamespace } from '../support/cluster.js';
 
 /** eventually() for a synchronous check. */
@@ -334,5 +340,60 @@ describe('Manager (integration)', function () {
     const after = await client.get<LeaseObject>(Leases, namespace, leaseName);
     expect(after?.spec?.holderIdentity ?? '').to.equal('');
     expect(after?.spec?.leaseDurationSeconds).to.equal(1);
+  });
+
+  it('on graceful shutdown, writes the Events of the last reconciles before it releases the Lease', async () => {
+    const leaseName = 'manager-release-events';
+    const mgr = newManager({
+      metricsBindAddress: '0',
+      healthProbeBindAddress: '0',
+      leaderElection: {
+        namespace,
+        name: leaseName,
+        identity: 'recording',
+        leaseDurationMs: 3000,
+        renewDeadlineMs: 2000,
+        retryPeriodMs: 500,
+      },
+    });
+    const recorder = mgr.eventRecorder('manager-test/events');
+    let shutDown = (): void => undefined;
+    new ControllerBuilder(mgr, 'recording')
+      .for(ConfigMaps, { predicates: [matching((o) => o.metadata?.name === 'recording')] })
+      .complete({
+        reconcile() {
+          // One Event per object, each its own write, all in flight when the reconcile returns and shutdown begins.
+          for (let i = 0; i < 30; i++) {
+            const regarding = {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { namespace, name: `cm-${i}`, uid: `uid-${i}` },
+            };
+            recorder.event(regarding, 'Normal', 'Seen', 'Reconcile', `last words ${i}`);
+          }
+          shutDown();
+          return Promise.resolve({});
+        },
+      });
+    const { stop, done } = startRunning(mgr);
+    shutDown = () => stop.abort();
+    await until(() => expect(mgr.isLeader()).to.equal(true));
+    await client.create<ConfigMap>(ConfigMaps, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { namespace, name: 'recording' },
+    });
+    await done;
+
+    type LeaseObject = KubeObject & { spec?: { holderIdentity?: string } };
+    const lease = await client.get<LeaseObject>(Leases, namespace, leaseName);
+    expect(lease?.spec?.holderIdentity ?? '').to.equal('');
+    const events = await client.list(EventsV1, { namespace });
+    const ours = events.items.filter((e) => (e as { reason?: string }).reason === 'Seen');
+    expect(ours).to.have.length(30);
+    // resourceVersions are etcd revisions on a single etcd: comparable here, in a test, to order the writes.
+    const released = Number(lease?.metadata?.resourceVersion);
+    const late = ours.filter((e) => Number(e.metadata?.resourceVersion) > released);
+    expect(late.length, 'Events written after the Lease was released').to.equal(0);
   });
 });

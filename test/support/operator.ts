@@ -38,6 +38,8 @@ export interface StartOperatorOptions {
   entry?: readonly string[];
   /** @default the current directory */
   cwd?: string;
+  /** Extra environment, e.g. POD_NAME, which becomes the start of the leader election identity. */
+  env?: Record<string, string>;
 }
 
 export async function freePort(): Promise<number> {
@@ -70,7 +72,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: options.cwd,
-      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...options.env },
     },
   );
   running.add(child);

@@ -135,6 +135,61 @@ describe('validation', function () {
       });
     });
 
+    describe('rules the API server applies to the children', function () {
+      const reasons = (spec: StudyLabSpec) => validateLab(labWith(spec)).map((p) => `${p.field} ${p.reason}`);
+
+      it('refuses a request above its limit, per resource, comparing quantities', function () {
+        const resources = { requests: { cpu: '1', memory: '64Mi' }, limits: { cpu: '500m', memory: '1Gi' } };
+        expect(reasons({ app: app({ resources }) })).to.deep.equal([
+          `spec.app.resources.requests.cpu ${ProblemReason.RequestAboveLimit}`,
+        ]);
+        const fine = { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '0.5', memory: '1024Mi' } };
+        expect(reasons({ app: app({ resources: fine }) })).to.deep.equal([]);
+        expect(reasons({ app: app({ resources: { requests: { cpu: '4' } } }) })).to.deep.equal([]);
+      });
+
+      it('refuses maxSurge and maxUnavailable both zero, and only then', function () {
+        const stuck = { type: 'RollingUpdate' as const, maxSurge: '0%', maxUnavailable: 0 };
+        expect(reasons({ app: app({ strategy: stuck }) })).to.deep.equal([
+          `spec.app.strategy.maxUnavailable ${ProblemReason.StuckRollout}`,
+        ]);
+        expect(reasons({ app: app({ strategy: { maxSurge: 1, maxUnavailable: 0 } }) })).to.deep.equal([]);
+        // An absent maxSurge defaults to 25%.
+        expect(reasons({ app: app({ strategy: { maxUnavailable: 0 } }) })).to.deep.equal([]);
+      });
+
+      it('refuses ReadWriteOncePod with another access mode', function () {
+        const storage = (accessModes: NonNullable<StudyLabSpec['storage']>['accessModes']) => ({
+          app: app(),
+          storage: { size: '1Gi', accessModes },
+        });
+        expect(reasons(storage(['ReadWriteOncePod', 'ReadOnlyMany']))).to.deep.equal([
+          `spec.storage.accessModes ${ProblemReason.ExclusiveAccessMode}`,
+        ]);
+        expect(reasons(storage(['ReadWriteOncePod']))).to.deep.equal([]);
+        expect(reasons(storage(['ReadWriteOnce', 'ReadOnlyMany']))).to.deep.equal([]);
+      });
+
+      it('refuses two Service ports with the same port and protocol, or the same nodePort', function () {
+        expect(
+          reasons({
+            app: app(),
+            service: {
+              type: 'NodePort',
+              ports: [
+                { name: 'a', port: 80, nodePort: 30001 },
+                { name: 'b', port: 80, protocol: 'TCP', nodePort: 30001 },
+                { name: 'c', port: 80, protocol: 'UDP', nodePort: 30001 },
+              ],
+            },
+          }),
+        ).to.deep.equal([
+          `spec.service.ports[1].port ${ProblemReason.DuplicateServicePort}`,
+          `spec.service.ports[1].nodePort ${ProblemReason.DuplicateServicePort}`,
+        ]);
+      });
+    });
+
     describe('name', function () {
       it('reports a name longer than a label value (63)', function () {
         const lab = labWith({ app: app() });
