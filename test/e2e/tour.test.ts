@@ -12,8 +12,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { installStudyLabCrd, REPO_ROOT } from '../../src/testenv/index.js';
-import { cluster, eventually, type Cluster } from '../support/cluster.js';
+import { installStudyLabCrd, LocalControlPlane, REPO_ROOT } from '../../src/testenv/index.js';
+import { cluster, eventually } from '../support/cluster.js';
 import { kubectl } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 import { makeRunArgs, mismatch, parseTour, type TourStep } from '../support/tour.js';
@@ -53,13 +53,17 @@ function logText(operator: OperatorProcess, from: number): string {
 
 describe('the guided tours run as written (e2e)', function () {
   this.timeout(300_000);
-  let c: Cluster;
+  let c: { kubeconfigPath: string };
+  /** The tour's own plane: `make run` starts a fresh one, and the outputs shown are a fresh plane's. */
+  let plane: LocalControlPlane | undefined;
   let operator: OperatorProcess | undefined;
   /** Where the operator's output stood when the last command started. */
   let logMark = 0;
 
   before(async function () {
-    c = await cluster();
+    // Against an external cluster (STUDYLAB_KUBECONFIG) the tour runs there, and expects it empty.
+    if (process.env.STUDYLAB_KUBECONFIG) c = await cluster();
+    else c = plane = await LocalControlPlane.start();
     // What `make run` installs before it starts the operator.
     await installStudyLabCrd(c.kubeconfigPath);
   });
@@ -67,6 +71,10 @@ describe('the guided tours run as written (e2e)', function () {
   after(async function () {
     this.timeout(60_000);
     await operator?.stop();
+    if (plane) {
+      await plane.stop();
+      return;
+    }
     for (const ns of TOUR_NAMESPACES) {
       try {
         kubectl(c, ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
