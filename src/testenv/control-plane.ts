@@ -29,6 +29,8 @@ export interface LocalControlPlaneOptions {
   nodes?: number;
   /** Extra kube-apiserver flags, e.g. `--watch-cache=false`. */
   apiServerArgs?: string[];
+  /** Extra kube-controller-manager flags, e.g. `--kube-api-qps=500` (its default of 20 throttles a benchmark). */
+  controllerManagerArgs?: string[];
   /** Start only etcd and kube-apiserver (no controllers, scheduler or nodes): faster, for API-only tests. */
   apiOnly?: boolean;
   /** Progress messages (default: silent). */
@@ -146,6 +148,7 @@ export class LocalControlPlane {
         // Fake nodes must not go NotReady when a loaded machine delays kwok's heartbeat (or while a
         // test has stopped the API server): NotReady nodes mark every pod unready, for good under kwok.
         '--node-monitor-grace-period=5m',
+        ...(this.options.controllerManagerArgs ?? []),
       ],
       join(dir, 'kube-controller-manager.log'),
     );
