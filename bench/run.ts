@@ -12,6 +12,7 @@ import { cpus, loadavg, tmpdir, totalmem, release } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
 import {
   KubeConfig,
   type V1Deployment,
@@ -40,8 +41,13 @@ import { FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../src/studyl
 import { StudyLabs } from '../src/studylab/resources.js';
 import { computeStatus } from '../src/studylab/status.js';
 import { REPO_ROOT } from '../src/testenv/index.js';
-import { cluster, stopCluster } from '../test/support/cluster.js';
-import { installOperatorPrerequisites } from '../test/support/install.js';
+import { LocalControlPlane } from '../src/testenv/index.js';
+import {
+  kubectl,
+  renderDeploy,
+  OPERATOR_NAMESPACE,
+  OPERATOR_SERVICE_ACCOUNT,
+} from '../test/support/install.js';
 import { OperatorProcess, type OperatorName } from './lib/operator-process.js';
 import { diffCounts, groupCounts, percentile, type RequestCounts, type RequestKey } from './lib/stats.js';
 import { apiServerRequests, countWhere, labReady, labReconciled, NamespaceWatch } from './lib/watch.js';
@@ -60,6 +66,9 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
     'keep-logs': { type: 'boolean', default: false },
+    /** Extra node flags for our operator, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+    'ours-node-args': { type: 'string', default: '' },
+    'ours-log-level': { type: 'string', default: 'info' },
   },
   strict: true,
 });
@@ -77,7 +86,7 @@ const EDITS = QUICK ? 20 : Number(flags.edits);
 const OPERATORS = flags.operators.split(',').filter(Boolean) as OperatorName[];
 const CONCURRENCY = Number(flags.concurrency);
 const CREATE_CONCURRENCY = Number(flags['create-concurrency']);
-const TIMEOUT_MS = Number(flags['timeout-s']) * 1000;
+const TIMEOUT_MS = (QUICK ? 240 : Number(flags['timeout-s'])) * 1000;
 const SMALLEST = SIZES[0]!;
 const LARGEST = SIZES[SIZES.length - 1]!;
 
@@ -209,6 +218,8 @@ async function startOperator(
       namespace,
       concurrency: CONCURRENCY,
       logDir: ctx.logDir,
+      nodeArgs: flags['ours-node-args'].split(' ').filter(Boolean),
+      logLevel: flags['ours-log-level'],
     },
     `${name}-${tag}`,
   );
@@ -249,27 +260,31 @@ interface CeilingResult {
  * plain loop with the operator's concurrency: as fast as anything could make
  * these children, with no cache, no queue and no status.
  */
-async function ceiling(ctx: Ctx, n: number): Promise<CeilingResult> {
-  const ns = `bench-ceiling-${n}`;
+async function ceiling(ctx: Ctx, n: number, ns = `bench-ceiling-${n}`): Promise<CeilingResult> {
   await createNamespace(ctx, ns);
   const queue: StudyLab[] = [];
   let creating = true;
-  let wake: (() => void) | undefined;
+  let sleepers: (() => void)[] = [];
+  const wake = (): void => {
+    const s = sleepers;
+    sleepers = [];
+    for (const w of s) w();
+  };
   const before = await apiServerRequests(ctx.adminKc);
   const t0 = performance.now();
   const creation = createLabs(ctx, ns, 0, n, (lab) => {
     queue.push(lab);
-    wake?.();
+    wake();
   }).finally(() => {
     creating = false;
-    wake?.();
+    wake();
   });
   const writer = async (): Promise<void> => {
     for (;;) {
       const lab = queue.shift();
       if (!lab) {
         if (!creating) return;
-        await new Promise<void>((r) => (wake = r));
+        await new Promise<void>((r) => sleepers.push(r));
         continue;
       }
       for (const [type, intent] of childIntents(lab)) {
@@ -308,6 +323,7 @@ interface ConvergenceResult {
   readySeconds: number;
   createSeconds: number;
   reconcilesPerLab: number;
+  reconcileErrors: number;
   requestsPerLab: Record<string, number>;
   requestsPerLabTotal: number;
   writesPerLab: number;
@@ -324,6 +340,9 @@ async function converge(
   const labs = new NamespaceWatch<StudyLab>(ctx.admin, StudyLabs, ns);
   await labs.start();
   const reconcilesBefore = await op.reconciles();
+  const errorsBefore = await op.metric('controller_runtime_reconcile_errors_total', {
+    controller: 'studylab',
+  });
   const before = await apiServerRequests(ctx.adminKc);
   const t0 = performance.now();
   let created = 0;
@@ -341,9 +360,12 @@ async function converge(
       throw new Error(`${err.message}; phases: ${JSON.stringify(phases)}`);
     });
   const after = await apiServerRequests(ctx.adminKc);
+  writeFileSync(join(ctx.logDir, `${op.name}-${to}-metrics.txt`), await op.metrics());
   const reconciles = (await op.reconciles()) - reconcilesBefore;
+  const errors =
+    (await op.metric('controller_runtime_reconcile_errors_total', { controller: 'studylab' })) - errorsBefore;
   await labs.stop();
-  const byVerb = operatorVerbs(diffCounts(after, before), { POST: created, LIST: labs.lists });
+  const byVerb = operatorVerbs(diffCounts(after, before), { POST: created });
   const writes = Object.entries(byVerb)
     .filter(([v]) => WRITE_VERBS.has(v))
     .reduce((a, [, c]) => a + c, 0);
@@ -353,6 +375,7 @@ async function converge(
     readySeconds: round((tReady - t0) / 1000, 2),
     createSeconds: round((tCreated - t0) / 1000, 2),
     reconcilesPerLab: round(reconciles / n, 2),
+    reconcileErrors: errors,
     requestsPerLab: perLab(byVerb, n),
     requestsPerLabTotal: round(total(byVerb) / n, 2),
     writesPerLab: round(writes / n, 2),
@@ -366,29 +389,57 @@ interface LatencyResult {
   maxMs: number;
 }
 
-/** Sequential spec edits (a new image) on converged labs; each timed until the Deployment shows it. */
-async function latency(ctx: Ctx, ns: string, n: number, edits: number): Promise<LatencyResult> {
+/**
+ * Sequential spec edits (a new image) on converged labs, each timed from the
+ * PATCH until the Deployment shows the new image. Between two edits the lab
+ * settles (Ready at its new generation) and the operator goes idle, so each
+ * edit is a single change on a quiet plane, not one in a stream.
+ */
+async function latency(
+  ctx: Ctx,
+  op: OperatorProcess,
+  ns: string,
+  n: number,
+  edits: number,
+): Promise<LatencyResult> {
   const deployments = new NamespaceWatch<V1Deployment>(
     ctx.admin,
     Deployments,
     ns,
     `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
   );
-  await deployments.start();
+  const labs = new NamespaceWatch<StudyLab>(ctx.admin, StudyLabs, ns);
+  await Promise.all([deployments.start(), labs.start()]);
   const samples: number[] = [];
   for (let e = 0; e < edits; e++) {
     const name = labName(e % n);
     const image = `registry.example/studylab/app:edit-${e}`;
     const t0 = performance.now();
-    await ctx.admin.patch(StudyLabs, ns, name, { spec: { app: { image } } }, { type: 'merge' });
+    const edited = await ctx.admin.patch<StudyLab>(
+      StudyLabs,
+      ns,
+      name,
+      { spec: { app: { image } } },
+      { type: 'merge' },
+    );
     const t1 = await deployments.until(
       (m) => m.get(name)?.spec?.template?.spec?.containers?.[0]?.image === image,
       30_000,
       `Deployment ${name} with ${image}`,
     );
     samples.push(t1 - t0);
+    if (process.env.BENCH_TRACE) log(`edit ${name}: ${(t1 - t0).toFixed(1)} ms`);
+    await labs.until(
+      (m) => {
+        const lab = m.get(name);
+        return !!lab && lab.metadata.generation === edited.metadata.generation && labReady(lab);
+      },
+      30_000,
+      `${name} Ready after the edit`,
+    );
+    await waitIdle(op, 300);
   }
-  await deployments.stop();
+  await Promise.all([deployments.stop(), labs.stop()]);
   return {
     edits,
     p50Ms: round(percentile(samples, 50)!, 1),
@@ -523,13 +574,27 @@ async function equivalence(
       },
       new Date(),
     );
-    const a = JSON.stringify(withoutTimes(lab.status));
-    const b = JSON.stringify(withoutTimes(expected));
+    const a = canonical(withoutTimes(lab.status));
+    const b = canonical(withoutTimes(expected));
     if (a !== b) problems.push(`status differs: ${a} vs ${b}`);
     if (problems.length === 0) equal++;
     else if (mismatches.length < 5) mismatches.push(`${name}: ${problems.join('; ')}`);
   }
   return { labs: labs.length, equal, mismatches };
+}
+
+/** JSON with sorted keys: the API server does not keep our key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
 }
 
 function withoutTimes(s: StudyLabStatus | undefined): unknown {
@@ -584,7 +649,7 @@ async function benchOperatorAt(
       for (const m of results.equivalence.mismatches) log(`${name}:   ${m}`);
       log(`${name}: ${EDITS} single-change edits`);
       await waitIdle(op);
-      results.latency = await latency(ctx, ns, n, EDITS);
+      results.latency = await latency(ctx, op, ns, n, EDITS);
       log(`${name}: latency p50 ${results.latency.p50Ms} ms, p99 ${results.latency.p99Ms} ms`);
     }
     if (n === LARGEST) {
@@ -686,6 +751,7 @@ function render(report: Report): string {
       String(c ? round(total(c.requestsPerLab), 2) : '-'),
     ]);
     rows.push([`  reconciles per lab`, ...get((r) => conv(r)?.reconcilesPerLab), '-']);
+    rows.push([`  reconcile errors`, ...get((r) => conv(r)?.reconcileErrors), '-']);
   }
   rows.push([`resync of ${LARGEST} converged labs: writes`, ...get((r) => r.restart?.resyncWrites), '-']);
   rows.push([`single change p50 (ms), ${EDITS} edits`, ...get((r) => r.latency?.p50Ms), '-']);
@@ -745,9 +811,9 @@ interface Report {
 }
 
 function versions(peerBinary: string): Record<string, string> {
-  const sh = (cmd: string, args: string[]): string => {
+  const sh = (cmd: string, args: string[], cwd = REPO_ROOT): string => {
     try {
-      return execFileSync(cmd, args, { encoding: 'utf8', cwd: REPO_ROOT }).trim();
+      return execFileSync(cmd, args, { encoding: 'utf8', cwd, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     } catch {
       return 'unknown';
     }
@@ -771,6 +837,23 @@ function versions(peerBinary: string): Record<string, string> {
   };
 }
 
+/** What `kubectl apply -k deploy/` installs, minus the operator's Deployment; returns the ServiceAccount's kubeconfig. */
+async function install(c: LocalControlPlane): Promise<string> {
+  const objects = renderDeploy(c).filter(
+    (o) =>
+      !(
+        o.kind === 'Deployment' && (o.metadata as { name?: string } | undefined)?.name === 'studylab-operator'
+      ),
+  );
+  kubectl(
+    c,
+    ['apply', '--server-side', '--force-conflicts', '-f', '-'],
+    objects.map((o) => stringify(o)).join('---\n'),
+  );
+  kubectl(c, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io']);
+  return (await c.serviceAccountKubeConfig(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, 6 * 3600)).path;
+}
+
 // --- main -------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -784,8 +867,14 @@ async function main(): Promise<void> {
       }).trim()
     : '';
   log('starting the local control plane');
-  const c = await cluster();
-  const { kubeconfig: saKubeconfig } = await installOperatorPrerequisites();
+  const c = await LocalControlPlane.start({
+    // kube-controller-manager's client defaults to 20 requests/s per controller; at that rate the claim
+    // binder and the Deployment controller, not the operators, would decide when 1000 labs are Ready.
+    controllerManagerArgs: ['--kube-api-qps=1000', '--kube-api-burst=2000'],
+  });
+  const stopPlane = (): void => void c.stop();
+  process.once('exit', stopPlane);
+  const saKubeconfig = await install(c);
   const saKc = new KubeConfig();
   saKc.loadFromFile(saKubeconfig);
   const logDir = mkdtempSync(join(tmpdir(), 'studylab-bench-'));
@@ -822,6 +911,10 @@ async function main(): Promise<void> {
   };
   try {
     for (const name of OPERATORS) report.operators[name] = emptyResults();
+    // The first requests for a new CRD and the first writes of each kind are slow (handlers built,
+    // schemas compiled): a small unmeasured ceiling run pays for that before anything is timed.
+    log('warming up the API server');
+    await ceiling(ctx, 10, 'bench-warmup');
     for (const n of SIZES) {
       log(`ceiling: ${n} labs, ${4 * n} children`);
       const r = await ceiling(ctx, n);
@@ -835,7 +928,7 @@ async function main(): Promise<void> {
   } finally {
     if (!flags['keep-logs']) rmSync(logDir, { recursive: true, force: true });
     else log(`operator logs kept in ${logDir}`);
-    await stopCluster();
+    await c.stop();
   }
   const text = render(report);
   process.stdout.write(`\n${text}\n`);
@@ -845,4 +938,6 @@ async function main(): Promise<void> {
   log(`results written to ${file}`);
 }
 
+// Interrupted: exit through the 'exit' handlers, which stop the operators and the local plane.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 await main();

@@ -10,6 +10,11 @@ import { join } from 'node:path';
 import { freePort, sumMetric } from '../../test/support/operator.js';
 import { REPO_ROOT } from '../../src/testenv/index.js';
 
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 export type OperatorName = 'ours' | 'peer';
 
 export interface OperatorSpec {
@@ -20,6 +25,9 @@ export interface OperatorSpec {
   namespace: string;
   concurrency: number;
   logDir: string;
+  /** Extra node flags for ours (profiling). */
+  nodeArgs?: string[];
+  logLevel?: string;
 }
 
 /** What the benchmark reads from a running operator. */
@@ -48,9 +56,19 @@ export class OperatorProcess {
     ];
     const [cmd, args] =
       spec.name === 'ours'
-        ? [process.execPath, [join(REPO_ROOT, 'dist', 'src', 'main.js'), ...common, '--log-level=info']]
+        ? [
+            process.execPath,
+            [
+              ...(spec.nodeArgs ?? []),
+              join(REPO_ROOT, 'dist', 'src', 'main.js'),
+              ...common,
+              `--log-level=${spec.logLevel ?? 'info'}`,
+            ],
+          ]
         : [spec.peerBinary!, common];
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     const op = new OperatorProcess(
       spec.name,
       child,

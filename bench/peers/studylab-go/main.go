@@ -42,7 +42,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -190,7 +189,7 @@ func buildDeployment(lab *StudyLab) obj {
 		"strategy": obj{"type": "RollingUpdate", "rollingUpdate": obj{}},
 	}
 	if app.Replicas != nil {
-		spec["replicas"] = *app.Replicas
+		spec["replicas"] = int64(*app.Replicas)
 	}
 	container := obj{
 		"name":  containerName,
@@ -205,7 +204,7 @@ func buildDeployment(lab *StudyLab) obj {
 	if len(app.Ports) > 0 {
 		ports := []interface{}{}
 		for _, p := range app.Ports {
-			ports = append(ports, obj{"name": p.Name, "containerPort": p.ContainerPort, "protocol": protocolOf(p)})
+			ports = append(ports, obj{"name": p.Name, "containerPort": int64(p.ContainerPort), "protocol": protocolOf(p)})
 		}
 		container["ports"] = ports
 	}
@@ -246,7 +245,7 @@ func servicePortsOf(lab *StudyLab) []servicePort {
 func buildService(lab *StudyLab) obj {
 	ports := []interface{}{}
 	for _, p := range servicePortsOf(lab) {
-		ports = append(ports, obj{"name": p.name, "port": p.port, "targetPort": p.name, "protocol": p.protocol})
+		ports = append(ports, obj{"name": p.name, "port": int64(p.port), "targetPort": p.name, "protocol": p.protocol})
 	}
 	return obj{
 		"apiVersion": "v1", "kind": "Service", "metadata": childMetadata(lab, true),
@@ -688,10 +687,10 @@ func labOfClaim(_ context.Context, o client.Object) []reconcile.Request {
 }
 
 func main() {
-	var kubeconfig, metricsAddr, probeAddr, namespace string
+	var metricsAddr, probeAddr, namespace string
 	var concurrency int
 	var qps float64
-	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file")
+	// --kubeconfig is controller-runtime's own flag (registered by pkg/client/config).
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of /metrics")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of /healthz and /readyz")
 	flag.StringVar(&namespace, "namespace", "", "only watch labs in this namespace")
@@ -702,7 +701,7 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(false)))
 	log := ctrl.Log.WithName("studylab-go")
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		log.Error(err, "kubeconfig")
 		os.Exit(1)
@@ -717,7 +716,9 @@ func main() {
 
 	// Cache only the children we label, like the TypeScript operator's CHILD_CACHE.
 	managed := labels.SelectorFromSet(labels.Set{managedByLabel: managedByValue})
-	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
+	// And without managedFields, as the TypeScript operator's informers drop them (the usual
+	// controller-runtime memory saving, cache.TransformStripManagedFields).
+	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields(), ByObject: map[client.Object]cache.ByObject{
 		&appsv1.Deployment{}:            {Label: managed},
 		&corev1.Service{}:               {Label: managed},
 		&networkingv1.NetworkPolicy{}:   {Label: managed},
