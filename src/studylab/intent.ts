@@ -28,9 +28,17 @@ export function intentHash(intent: unknown): string {
   return createHash('sha256').update(stableStringify(intent)).digest('hex').slice(0, 16);
 }
 
-/** Returns the intent with its hash annotation, ready to apply (the input is not modified). */
-export function withIntentHash<T extends { metadata?: object }>(intent: T): T {
-  const hash = intentHash(intent);
+/**
+ * Returns the intent with its hash annotation, ready to apply (the input is not modified).
+ *
+ * `basis` is what the hash is taken of, the intent itself by default. A claim's
+ * intent copies values from the live claim (its StorageClass, once admission
+ * filled in the default); hashing those would make the hash change after the
+ * first apply although the spec did not, and cost one more apply and Event per
+ * claim. Its basis is the intent built from the spec alone.
+ */
+export function withIntentHash<T extends { metadata?: object }>(intent: T, basis: unknown = intent): T {
+  const hash = intentHash(basis);
   const metadata = (intent.metadata ?? {}) as { annotations?: Record<string, string> };
   return {
     ...intent,

@@ -133,7 +133,9 @@ export class StudyLabReconciler implements Reconciler {
       const existing = this.child(caches.claims, lab);
       const { intent, refusal } = buildPersistentVolumeClaim(lab, existing);
       observed.storageRefusal = refusal;
-      observed.pvc = await this.applyChild(PersistentVolumeClaims, intent, existing, lab, ctx, pass);
+      // Hashed as built from the spec alone: what the intent copies from the live claim is not a spec change.
+      const basis = existing ? buildPersistentVolumeClaim(lab).intent : intent;
+      observed.pvc = await this.applyChild(PersistentVolumeClaims, intent, existing, lab, ctx, pass, basis);
     }
 
     const deployment = lab.spec.app ? buildDeployment(lab) : undefined;
@@ -230,8 +232,9 @@ export class StudyLabReconciler implements Reconciler {
     lab: StudyLab,
     ctx: ReconcileContext,
     pass: Pass,
+    hashBasis: KubeObject = intent,
   ): Promise<KubeObject | undefined> {
-    const desired = withIntentHash(intent);
+    const desired = withIntentHash(intent, hashBasis);
     const decision = decideApply(desired, live);
     if (!decision.apply) return live;
     const repairKey = `${objectKey(lab)}/${type.kind}`;

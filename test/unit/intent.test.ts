@@ -33,6 +33,16 @@ describe('intent: when a child needs an apply', function () {
     expect(out.metadata.annotations[INTENT_HASH_ANNOTATION]).to.match(/^[0-9a-f]{16}$/);
   });
 
+  it('hashes the basis when one is given, so values copied from the live object do not change the hash', function () {
+    const fromSpec = { metadata: { name: 'data' }, spec: { resources: { requests: { storage: '1Gi' } } } };
+    const withClass = { ...fromSpec, spec: { ...fromSpec.spec, storageClassName: 'standard' } };
+    const hashOf = (o: { metadata: object }): string | undefined =>
+      (o.metadata as { annotations?: Record<string, string> }).annotations?.[INTENT_HASH_ANNOTATION];
+    expect(hashOf(withIntentHash(withClass, fromSpec))).to.equal(hashOf(withIntentHash(fromSpec)));
+    expect(hashOf(withIntentHash(withClass))).to.not.equal(hashOf(withIntentHash(fromSpec)));
+    expect(withIntentHash(withClass, fromSpec).spec.storageClassName).to.equal('standard');
+  });
+
   it('applies when the child is absent', function () {
     expect(decideApply(intent, undefined)).to.deep.equal({ apply: true, reason: 'absent', drifted: [] });
   });
