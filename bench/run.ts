@@ -552,14 +552,20 @@ async function equivalence(
   for (const lab of labs) {
     const name = lab.metadata.name!;
     const problems: string[] = [];
-    const live: [string, KubeObject | undefined, KubeObject][] = [
-      ['PersistentVolumeClaim', pvcs.get(name), buildPersistentVolumeClaim(lab, pvcs.get(name)).intent],
+    // The claim's hash is taken of the intent built from the spec alone (see withIntentHash).
+    const live: [string, KubeObject | undefined, KubeObject, KubeObject?][] = [
+      [
+        'PersistentVolumeClaim',
+        pvcs.get(name),
+        buildPersistentVolumeClaim(lab, pvcs.get(name)).intent,
+        buildPersistentVolumeClaim(lab).intent,
+      ],
       ['Deployment', deps.get(name), buildDeployment(lab)!],
       ['Service', svcs.get(name), buildService(lab)!],
       ['NetworkPolicy', nps.get(name), buildNetworkPolicy(lab)!],
     ];
-    for (const [kind, obj, intent] of live) {
-      const d = decideApply(withIntentHash(intent), obj);
+    for (const [kind, obj, intent, basis] of live) {
+      const d = decideApply(withIntentHash(intent, basis ?? intent), obj);
       if (d.apply)
         problems.push(`${kind} ${d.reason}${d.drifted.length ? ` (${d.drifted.join(', ')})` : ''}`);
     }

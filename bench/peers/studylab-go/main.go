@@ -314,8 +314,8 @@ func intentHash(intent obj) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
-func withIntentHash(intent obj) *unstructured.Unstructured {
-	hash := intentHash(intent)
+func withIntentHash(intent, basis obj) *unstructured.Unstructured {
+	hash := intentHash(basis)
 	u := &unstructured.Unstructured{Object: runtime.DeepCopyJSON(intent)}
 	u.SetAnnotations(map[string]string{intentHashKey: hash})
 	return u
@@ -597,7 +597,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			live = nil
 		}
 		pvc := &corev1.PersistentVolumeClaim{}
-		if err := r.apply(ctx, lab, buildClaim(lab, live), live, pvc); err != nil {
+		// Hashed as built from the spec alone, as the TypeScript reconciler does (see withIntentHash).
+		if err := r.apply(ctx, lab, buildClaim(lab, live), buildClaim(lab, nil), live, pvc); err != nil {
 			return reconcile.Result{}, err
 		}
 		o.pvc = pvc
@@ -644,14 +645,14 @@ func (r *Reconciler) applyChild(ctx context.Context, lab *StudyLab, intent obj, 
 		}
 		live = nil
 	}
-	return r.apply(ctx, lab, intent, live, out)
+	return r.apply(ctx, lab, intent, intent, live, out)
 }
 
 // apply server-side applies the intent unconditionally (the controller-runtime way) and
 // records the same Events as the TypeScript operator: Created when absent, Updated when
 // the intent changed.
-func (r *Reconciler) apply(ctx context.Context, lab *StudyLab, intent obj, live client.Object, out client.Object) error {
-	u := withIntentHash(intent)
+func (r *Reconciler) apply(ctx context.Context, lab *StudyLab, intent, basis obj, live client.Object, out client.Object) error {
+	u := withIntentHash(intent, basis)
 	if err := r.Patch(ctx, u, client.Apply, client.FieldOwner(fieldManager), client.ForceOwnership); err != nil {
 		return err
 	}
