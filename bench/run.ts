@@ -7,7 +7,7 @@
  *                        [--operators=peer,ours] [--quick] [--out=bench/results]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem, release } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -824,20 +824,15 @@ function versions(peerBinary: string): Record<string, string> {
       return 'unknown';
     }
   };
-  const goMod = sh('go', [
-    'list',
-    '-m',
-    '-f',
-    '{{.Path}} {{.Version}}',
-    'sigs.k8s.io/controller-runtime',
-    'k8s.io/client-go',
-  ]);
+  const goMod = readFileSync(join(REPO_ROOT, 'bench', 'peers', 'studylab-go', 'go.mod'), 'utf8');
+  const required = (m: string): string =>
+    new RegExp(`${m.replace(/[./]/g, '\\$&')} (v\\S+)`).exec(goMod)?.[1] ?? '?';
   return {
     node: process.version,
     go: sh('go', ['version']),
     kubernetes: sh('bash', ['-c', 'grep ^KUBERNETES_VERSION hack/testenv/versions.env | cut -d= -f2']),
     studylabCommit: sh('git', ['rev-parse', '--short', 'HEAD']),
-    peerModules: goMod.replace(/\n/g, '; '),
+    peerModules: `controller-runtime ${required('sigs.k8s.io/controller-runtime')}, client-go ${required('k8s.io/client-go')}`,
     peerBinary,
     ours: 'node dist/src/main.js (compiled with tsc, not tsx)',
   };
