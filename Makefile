@@ -81,6 +81,17 @@ kind-e2e: deps ## With Docker: kind cluster, build and load the image, apply dep
 kind-down: ## Delete the kind cluster made by kind-e2e.
 	hack/kind.sh down
 
+# Benchmark sizes (see bench/README.md). Not part of `make test`.
+SIZES ?= 100,1000
+MEMORY_SIZES ?= 1000,5000
+EDITS ?= 200
+OPERATORS ?= peer,ours
+
+.PHONY: bench
+bench: deps testenv-build ## Benchmarks: ours vs a Go controller-runtime peer vs the raw write ceiling (QUICK=1 for a small run).
+	npm run --silent build
+	npx tsx bench/run.ts --sizes=$(SIZES) --memory-sizes=$(MEMORY_SIZES) --edits=$(EDITS) --operators=$(OPERATORS) $(if $(QUICK),--quick,)
+
 .PHONY: clean
 clean: ## Remove build output (not the binary cache).
 	rm -rf dist coverage

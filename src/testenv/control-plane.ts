@@ -29,6 +29,8 @@ export interface LocalControlPlaneOptions {
   nodes?: number;
   /** Extra kube-apiserver flags, e.g. `--watch-cache=false`. */
   apiServerArgs?: string[];
+  /** Extra kube-controller-manager flags, e.g. `--kube-api-qps=500` (its default of 20 throttles a benchmark). */
+  controllerManagerArgs?: string[];
   /** Start only etcd and kube-apiserver (no controllers, scheduler or nodes): faster, for API-only tests. */
   apiOnly?: boolean;
   /** Progress messages (default: silent). */
@@ -150,6 +152,8 @@ export class LocalControlPlane {
         // objects (the reliability suite's 200 labs) hold up the Deployment status of the next test for minutes.
         '--kube-api-qps=100',
         '--kube-api-burst=200',
+        // Last, so a caller's flag wins over the ones above (the benchmark lifts the qps further).
+        ...(this.options.controllerManagerArgs ?? []),
       ],
       join(dir, 'kube-controller-manager.log'),
     );

@@ -1,0 +1,152 @@
+/**
+ * An operator under test as a separate process: ours (compiled, `node
+ * dist/src/main.js`) or the Go peer. Both take the same flags for what the
+ * benchmark needs, log to a file, and are read through /metrics and /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, sumMetric } from '../../test/support/operator.js';
+import { REPO_ROOT } from '../../src/testenv/index.js';
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+export type OperatorName = 'ours' | 'peer';
+
+export interface OperatorSpec {
+  name: OperatorName;
+  /** The Go peer's binary; unused for ours. */
+  peerBinary?: string;
+  kubeconfig: string;
+  namespace: string;
+  concurrency: number;
+  logDir: string;
+  /** Extra node flags for ours (profiling). */
+  nodeArgs?: string[];
+  logLevel?: string;
+}
+
+/** What the benchmark reads from a running operator. */
+export class OperatorProcess {
+  private started = false;
+  private readonly exited: Promise<unknown>;
+
+  private constructor(
+    readonly name: OperatorName,
+    private readonly child: ChildProcess,
+    readonly metricsUrl: string,
+    readonly probesUrl: string,
+  ) {
+    this.exited = once(child, 'exit');
+  }
+
+  static async start(spec: OperatorSpec, logName: string): Promise<OperatorProcess> {
+    const metricsPort = await freePort();
+    const probesPort = await freePort();
+    const common = [
+      `--kubeconfig=${spec.kubeconfig}`,
+      `--namespace=${spec.namespace}`,
+      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+      `--health-probe-bind-address=127.0.0.1:${probesPort}`,
+      `--max-concurrent-reconciles=${spec.concurrency}`,
+    ];
+    const [cmd, args] =
+      spec.name === 'ours'
+        ? [
+            process.execPath,
+            [
+              ...(spec.nodeArgs ?? []),
+              join(REPO_ROOT, 'dist', 'src', 'main.js'),
+              ...common,
+              `--log-level=${spec.logLevel ?? 'info'}`,
+            ],
+          ]
+        : [spec.peerBinary!, common];
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    const op = new OperatorProcess(
+      spec.name,
+      child,
+      `http://127.0.0.1:${metricsPort}/metrics`,
+      `http://127.0.0.1:${probesPort}`,
+    );
+    const log = createWriteStream(join(spec.logDir, `${logName}.log`));
+    const watchFor = (chunk: Buffer): void => {
+      // controller-runtime logs this once the caches are synced and the workers run.
+      if (!op.started && chunk.toString('utf8').includes('Starting workers')) op.started = true;
+    };
+    child.stdout.on('data', (c: Buffer) => {
+      log.write(c);
+      watchFor(c);
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      log.write(c);
+      watchFor(c);
+    });
+    void op.exited.then(() => log.end());
+    return op;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Caches synced and workers started: /readyz for ours (it waits for the caches), the log line for the peer. */
+  async isStarted(): Promise<boolean> {
+    if (!this.running) throw new Error(`${this.name} exited with ${this.child.exitCode}`);
+    if (this.name === 'peer') return this.started;
+    try {
+      return (await fetch(`${this.probesUrl}/readyz`)).status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  async metrics(): Promise<string> {
+    return (await fetch(this.metricsUrl)).text();
+  }
+
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    return sumMetric(await this.metrics(), name, labels);
+  }
+
+  async reconciles(): Promise<number> {
+    return this.metric('controller_runtime_reconcile_total', { controller: 'studylab' });
+  }
+
+  async queueDepth(): Promise<number> {
+    return this.metric('workqueue_depth', { name: 'studylab' });
+  }
+
+  /** Resident set size from /proc, the same way for both. */
+  rssBytes(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    if (!m) throw new Error(`no VmRSS for ${this.pid}`);
+    return Number(m[1]) * 1024;
+  }
+
+  /** Live heap: V8's used heap for ours, Go's heap_alloc (reachable plus not yet swept) for the peer. */
+  async heapBytes(): Promise<number> {
+    const text = await this.metrics();
+    return this.name === 'ours'
+      ? sumMetric(text, 'nodejs_heap_size_used_bytes')
+      : sumMetric(text, 'go_memstats_heap_alloc_bytes');
+  }
+
+  async stop(): Promise<void> {
+    if (this.running) this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import {
+  diffCounts,
+  groupCounts,
+  parseRequestTotals,
+  percentile,
+  requestKey,
+} from '../../bench/lib/stats.js';
+
+describe('bench stats', function () {
+  it('percentile by nearest rank', function () {
+    const samples = Array.from({ length: 200 }, (_, i) => 200 - i); // 200..1, unsorted
+    expect(percentile(samples, 50)).to.equal(100);
+    expect(percentile(samples, 99)).to.equal(198);
+    expect(percentile(samples, 100)).to.equal(200);
+    expect(percentile(samples, 0)).to.equal(1);
+    expect(percentile([7], 99)).to.equal(7);
+    expect(percentile([], 50)).to.equal(undefined);
+    expect(() => percentile([1], 101)).to.throw(RangeError);
+  });
+
+  it('apiserver_request_total summed over codes, diffed and grouped', function () {
+    const before = parseRequestTotals(
+      [
+        '# TYPE apiserver_request_total counter',
+        'apiserver_request_total{code="200",component="apiserver",dry_run="",group="apps",resource="deployments",scope="resource",subresource="",verb="APPLY",version="v1"} 3',
+        'apiserver_request_total{code="201",component="apiserver",dry_run="",group="apps",resource="deployments",scope="resource",subresource="",verb="APPLY",version="v1"} 1',
+      ].join('\n'),
+    );
+    const after = parseRequestTotals(
+      [
+        'apiserver_request_total{code="200",component="apiserver",dry_run="",group="apps",resource="deployments",scope="resource",subresource="",verb="APPLY",version="v1"} 10',
+        'apiserver_request_total{code="201",component="apiserver",dry_run="",group="apps",resource="deployments",scope="resource",subresource="",verb="APPLY",version="v1"} 1',
+        'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="services",scope="resource",subresource="",verb="GET",version="v1"} 2',
+        'apiserver_request_longrunning_count 5',
+      ].join('\n'),
+    );
+    const applyKey = requestKey({ verb: 'APPLY', group: 'apps', resource: 'deployments', subresource: '' });
+    expect(before.get(applyKey)).to.equal(4);
+    const delta = diffCounts(after, before);
+    expect(delta.get(applyKey)).to.equal(7);
+    expect(groupCounts(delta, (k) => k.verb)).to.deep.equal({ APPLY: 7, GET: 2 });
+    expect(
+      groupCounts(
+        delta,
+        (k) => k.resource,
+        (k) => k.group === '',
+      ),
+    ).to.deep.equal({ services: 2 });
+  });
+});
