@@ -351,15 +351,19 @@ export class Scenario {
         const ready = status?.conditions?.find((c) => c.type === 'Ready');
         problems.push(`${name}: phase ${status?.phase} (${ready?.reason}: ${ready?.message})`);
       }
-      const claim = live.PersistentVolumeClaim.get(name);
+      const claim = lab.spec.storage
+        ? buildPersistentVolumeClaim(lab, live.PersistentVolumeClaim.get(name))
+        : undefined;
       const wanted: Record<keyof typeof live, KubeObject | undefined> = {
         Deployment: lab.spec.app ? buildDeployment(lab) : undefined,
         Service: buildService(lab),
         NetworkPolicy: buildNetworkPolicy(lab),
-        PersistentVolumeClaim: lab.spec.storage ? buildPersistentVolumeClaim(lab, claim).intent : undefined,
+        PersistentVolumeClaim: claim?.intent,
       };
       for (const kind of Object.keys(wanted) as (keyof typeof live)[]) {
-        problems.push(...childProblems(lab, kind, wanted[kind], live[kind].get(name)));
+        // The hash leaves out what the claim's intent only carries over from the live claim, as the reconciler's does.
+        const unhashed = kind === 'PersistentVolumeClaim' ? (claim?.inherited ?? []) : [];
+        problems.push(...childProblems(lab, kind, wanted[kind], live[kind].get(name), unhashed));
       }
     }
     for (const [kind, objects] of Object.entries(live)) {
@@ -446,11 +450,12 @@ function childProblems(
   kind: string,
   intent: KubeObject | undefined,
   live: KubeObject | undefined,
+  unhashed: readonly string[],
 ): string[] {
   const name = lab.metadata.name!;
   if (!intent) return live && !(kind === 'PersistentVolumeClaim') ? [`${kind} ${name}: not asked for`] : [];
   if (!live) return [`${kind} ${name}: missing`];
-  const desired = withIntentHash(intent);
+  const desired = withIntentHash(intent, unhashed);
   const problems: string[] = [];
   const hash = (o: KubeObject) => o.metadata?.annotations?.[INTENT_HASH_ANNOTATION];
   if (hash(live) !== hash(desired))
