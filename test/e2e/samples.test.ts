@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION, KIND, type StudyLab } from '../../src/api/v1alpha1/index.js';
 import { REPO_ROOT } from '../../src/testenv/index.js';
-import { cluster, eventually, testNamespace, type Cluster } from '../support/cluster.js';
+import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
 import { installOperatorPrerequisites, kubectl } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
@@ -52,14 +52,7 @@ describe('samples on the full local plane (e2e)', function () {
   let operator: OperatorProcess;
   let custom: CustomObjectsApi;
 
-  const getLab = async (name: string): Promise<StudyLab> =>
-    (await custom.getNamespacedCustomObject({
-      group: 'studylab.io',
-      version: 'v1alpha1',
-      plural: 'studylabs',
-      namespace: ns,
-      name,
-    })) as StudyLab;
+  const getLab = (name: string): Promise<StudyLab> => readLab(custom, ns, name);
 
   before(async function () {
     c = await cluster();

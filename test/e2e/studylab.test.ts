@@ -16,7 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { StudyLab, StudyLabSpec } from '../../src/api/v1alpha1/index.js';
-import { cluster, eventually, testNamespace, type Cluster } from '../support/cluster.js';
+import { cluster, eventually, readLab, STUDYLABS, testNamespace, type Cluster } from '../support/cluster.js';
 import { installOperatorPrerequisites, kubectl } from '../support/install.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../support/operator.js';
 
@@ -71,15 +71,7 @@ describe('StudyLab operator (e2e)', function () {
     );
   }
 
-  async function getLab(name: string): Promise<StudyLab> {
-    return (await custom.getNamespacedCustomObject({
-      group: 'studylab.io',
-      version: 'v1alpha1',
-      plural: 'studylabs',
-      namespace: ns,
-      name,
-    })) as StudyLab;
-  }
+  const getLab = (name: string): Promise<StudyLab> => readLab(custom, ns, name);
 
   /** Waits until the lab reports `phase` for its current generation. */
   async function waitForPhase(name: string, phase: string, timeoutMs = 60_000): Promise<StudyLab> {
@@ -459,12 +451,7 @@ describe('StudyLab operator (e2e)', function () {
     // process lists every lab and reconciles each one: none of that may write.
     await operator.stop();
     const labs = (
-      (await custom.listNamespacedCustomObject({
-        group: 'studylab.io',
-        version: 'v1alpha1',
-        plural: 'studylabs',
-        namespace: ns,
-      })) as { items: StudyLab[] }
+      (await custom.listNamespacedCustomObject({ ...STUDYLABS, namespace: ns })) as { items: StudyLab[] }
     ).items;
     const fresh = await startOperator({ kubeconfig: operatorKubeconfig, args: ['--log-level=debug'] });
     try {

@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type CustomObjectsApi } from '@kubernetes/client-node';
+import type { StudyLab } from '../../src/api/v1alpha1/index.js';
 import { LocalControlPlane, serviceAccountKubeConfig } from '../../src/testenv/index.js';
 
 export interface Cluster {
@@ -107,4 +108,12 @@ export async function eventually<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** Where StudyLabs are served, for CustomObjectsApi calls. */
+export const STUDYLABS = { group: 'studylab.io', version: 'v1alpha1', plural: 'studylabs' } as const;
+
+/** A StudyLab fetched again from the API server. */
+export async function readLab(custom: CustomObjectsApi, namespace: string, name: string): Promise<StudyLab> {
+  return (await custom.getNamespacedCustomObject({ ...STUDYLABS, namespace, name })) as StudyLab;
 }
