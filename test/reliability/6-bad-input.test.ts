@@ -35,6 +35,8 @@ import { BAD_STUDYLABS, refusal, refusalMismatches } from '../support/bad-studyl
 import { figures, inParallel, labObject, Scenario } from './support.js';
 import { labName, validSchemaSpec } from './random-specs.js';
 
+/** The seed CI uses (see the random-spec test). */
+const FIXED_SEED = 20261202;
 const RANDOM_SPECS = Number(process.env.STUDYLAB_FC_RUNS ?? 1000);
 
 describe('reliability 6: bad input at scale', function () {
@@ -86,7 +88,9 @@ describe('reliability 6: bad input at scale', function () {
   });
 
   it(`builds ${RANDOM_SPECS} random valid-schema specs without throwing; the API server accepts every object, or the lab is Invalid with a reason`, async function () {
-    const seed = Number(process.env.STUDYLAB_FC_SEED ?? Date.now() % 2 ** 31);
+    // A fixed seed, so CI tries the same 1000 specs every run; STUDYLAB_FC_SEED=random explores new ones.
+    const seedEnv = process.env.STUDYLAB_FC_SEED ?? String(FIXED_SEED);
+    const seed = seedEnv === 'random' ? Date.now() % 2 ** 31 : Number(seedEnv);
     const samples = fc.sample(
       fc.tuple(fc.nat(), validSchemaSpec).chain(([n, spec]) => labName(n).map((name) => ({ name, spec }))),
       { numRuns: RANDOM_SPECS, seed },

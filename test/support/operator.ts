@@ -43,12 +43,16 @@ export interface StartOperatorOptions {
 }
 
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
+  return (await freePorts(1))[0]!;
+}
+
+/** `n` distinct free ports: all are held open together, so two calls cannot hand out the same one. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer().listen(0, '127.0.0.1'));
+  await Promise.all(servers.map((s) => once(s, 'listening')));
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 const running = new Set<ChildProcess>();
@@ -57,8 +61,7 @@ process.once('exit', () => {
 });
 
 export async function startOperator(options: StartOperatorOptions): Promise<OperatorProcess> {
-  const metricsPort = await freePort();
-  const probesPort = await freePort();
+  const [metricsPort, probesPort] = (await freePorts(2)) as [number, number];
   const echo = options.echo ?? Boolean(process.env.STUDYLAB_OPERATOR_LOGS);
   const child = spawn(
     process.execPath,
