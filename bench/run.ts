@@ -137,16 +137,25 @@ const operatorRequest = (k: RequestKey): boolean =>
   OPERATOR_RESOURCES.has(`${k.group || 'core'}/${k.resource}`) && k.verb !== 'PUT';
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'APPLY', 'DELETE', 'UPDATE', 'CREATE']);
 
-/** Requests the harness itself made, by verb, to subtract from the API server's counts. */
+/** `APPLY studylabs/status`: a verb and what it was sent to, so a status write is told apart from a child's. */
+const verbAndResource = (k: RequestKey): string =>
+  `${k.verb} ${k.resource}${k.subresource ? `/${k.subresource}` : ''}`;
+const isWrite = (verbAndResourceKey: string): boolean => WRITE_VERBS.has(verbAndResourceKey.split(' ')[0]!);
+const writesIn = (byRequest: Record<string, number>): number =>
+  Object.entries(byRequest)
+    .filter(([k]) => isWrite(k))
+    .reduce((a, [, c]) => a + c, 0);
+
+/** Requests the harness itself made, by verbAndResource, to subtract from the API server's counts. */
 type Own = Record<string, number>;
-function operatorVerbs(delta: RequestCounts, own: Own): Record<string, number> {
-  const byVerb = groupCounts(delta, (k) => k.verb, operatorRequest);
-  for (const [verb, n] of Object.entries(own)) byVerb[verb] = (byVerb[verb] ?? 0) - n;
-  for (const k of Object.keys(byVerb)) if (byVerb[k] === 0) delete byVerb[k];
-  return byVerb;
+function operatorRequests(delta: RequestCounts, own: Own = {}): Record<string, number> {
+  const byRequest = groupCounts(delta, verbAndResource, operatorRequest);
+  for (const [key, n] of Object.entries(own)) byRequest[key] = (byRequest[key] ?? 0) - n;
+  for (const k of Object.keys(byRequest)) if (byRequest[k] === 0) delete byRequest[k];
+  return byRequest;
 }
-const perLab = (byVerb: Record<string, number>, n: number): Record<string, number> =>
-  Object.fromEntries(Object.entries(byVerb).map(([k, v]) => [k, round(v / n, 2)]));
+const perLab = (byRequest: Record<string, number>, n: number): Record<string, number> =>
+  Object.fromEntries(Object.entries(byRequest).map(([k, v]) => [k, round(v / n, 2)]));
 const total = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
 const round = (v: number, digits = 0): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
@@ -295,12 +304,12 @@ async function ceiling(ctx: Ctx, n: number, ns = `bench-ceiling-${n}`): Promise<
   await Promise.all([creation, ...Array.from({ length: CONCURRENCY }, writer)]);
   const seconds = (performance.now() - t0) / 1000;
   const delta = diffCounts(await apiServerRequests(ctx.adminKc), before);
-  const byVerb = operatorVerbs(delta, { POST: n });
+  const byRequest = operatorRequests(delta, { 'POST studylabs': n });
   return {
     n,
     seconds: round(seconds, 2),
     writesPerSecond: round((4 * n) / seconds),
-    requestsPerLab: perLab(byVerb, n),
+    requestsPerLab: perLab(byRequest, n),
   };
 }
 
@@ -365,10 +374,8 @@ async function converge(
   const errors =
     (await op.metric('controller_runtime_reconcile_errors_total', { controller: 'studylab' })) - errorsBefore;
   await labs.stop();
-  const byVerb = operatorVerbs(diffCounts(after, before), { POST: created });
-  const writes = Object.entries(byVerb)
-    .filter(([v]) => WRITE_VERBS.has(v))
-    .reduce((a, [, c]) => a + c, 0);
+  const byRequest = operatorRequests(diffCounts(after, before), { 'POST studylabs': created });
+  const writes = writesIn(byRequest);
   return {
     n,
     reconciledSeconds: round((tReconciled - t0) / 1000, 2),
@@ -376,8 +383,8 @@ async function converge(
     createSeconds: round((tCreated - t0) / 1000, 2),
     reconcilesPerLab: round(reconciles / n, 2),
     reconcileErrors: errors,
-    requestsPerLab: perLab(byVerb, n),
-    requestsPerLabTotal: round(total(byVerb) / n, 2),
+    requestsPerLab: perLab(byRequest, n),
+    requestsPerLabTotal: round(total(byRequest) / n, 2),
     writesPerLab: round(writes / n, 2),
   };
 }
@@ -509,10 +516,8 @@ async function restart(
   );
   await waitIdle(op);
   const delta = diffCounts(await apiServerRequests(ctx.adminKc), before);
-  const byVerb = groupCounts(delta, (k) => k.verb, operatorRequest);
-  const writes = Object.entries(byVerb)
-    .filter(([v]) => WRITE_VERBS.has(v))
-    .reduce((a, [, c]) => a + c, 0);
+  const byRequest = operatorRequests(delta);
+  const writes = writesIn(byRequest);
   return [
     {
       labs,
@@ -520,7 +525,7 @@ async function restart(
       firstReconcileSeconds: round(((tFirst ?? tAll) - t0) / 1000, 2),
       allReconciledSeconds: round((tAll - t0) / 1000, 2),
       resyncWrites: writes,
-      resyncRequests: byVerb,
+      resyncRequests: byRequest,
     },
     op,
   ];
@@ -791,13 +796,13 @@ function render(report: Report): string {
   ]);
   let out = table(rows);
   out +=
-    "\n\nAPI requests per lab during convergence, by verb (apiserver_request_total, the harness's own requests and kube-controller-manager's PUTs left out):\n";
+    "\n\nAPI requests per lab during convergence, by verb and resource (apiserver_request_total, the harness's own requests and kube-controller-manager's PUTs left out):\n";
   for (const n of SIZES) {
     for (const o of ops)
       out += `  ${o} ${n}: ${fmtVerbs(report.operators[o]!.convergence.find((x) => x.n === n)?.requestsPerLab)}\n`;
     out += `  ceiling ${n}: ${fmtVerbs(report.ceiling.find((x) => x.n === n)?.requestsPerLab)}\n`;
   }
-  out += `Requests during the resync of ${LARGEST} converged labs, by verb:\n`;
+  out += `Requests during the resync of ${LARGEST} converged labs, by verb and resource:\n`;
   for (const o of ops) out += `  ${o}: ${fmtVerbs(report.operators[o]!.restart?.resyncRequests)}\n`;
   return out;
 }

@@ -11,6 +11,7 @@ export * from './resources.js';
 export * from './client.js';
 export * from './store.js';
 export * from './informer.js';
+export * from './recent-writes.js';
 export * from './metrics.js';
 export * from './logger.js';
 

@@ -15,9 +15,11 @@ import {
   Deployments,
   NetworkPolicies,
   PersistentVolumeClaims,
+  RecentWrites,
   Services,
   isNotFound,
   objectKey,
+  requestKey,
   type Client,
   type EventRecorder,
   type KubeObject,
@@ -72,14 +74,23 @@ const MISSING_REFERENCE_RECHECK_MS = 15_000;
 export class StudyLabReconciler implements Reconciler {
   private readonly now: () => Date;
   private readonly repairs: RepairBackoff;
+  /**
+   * The labs as the cache has them, or as our last status write returned them
+   * while the cache has not seen that write. Status events do not trigger a
+   * reconcile (generationChanged), so the next reconcile is usually started by
+   * a child's event and can begin before our status write reaches the cache:
+   * without this it compares with the old status and writes the same one again.
+   */
+  private readonly labs: RecentWrites<StudyLab>;
 
   constructor(private readonly deps: StudyLabReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
     this.repairs = new RepairBackoff(() => this.now().getTime());
+    this.labs = new RecentWrites(deps.caches.labs);
   }
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
-    const lab = this.deps.caches.labs.getByName(req.namespace, req.name);
+    const lab = this.labs.get(requestKey(req));
     // Deleted: owned children go with it through garbage collection; a retained claim stays, by design.
     if (!lab) return {};
 
@@ -363,7 +374,7 @@ export class StudyLabReconciler implements Reconciler {
     if (same) return false;
     ctx.log.debug('writing status', { phase: status.phase });
     try {
-      await this.deps.client.apply(
+      const written = await this.deps.client.apply(
         StudyLabs,
         {
           apiVersion: lab.apiVersion,
@@ -373,6 +384,8 @@ export class StudyLabReconciler implements Reconciler {
         },
         { fieldManager: FIELD_MANAGER, force: true, subresource: 'status' },
       );
+      // The server answers with the whole lab as stored, spec and new resourceVersion included.
+      this.labs.record(written as unknown as StudyLab);
       return true;
     } catch (err) {
       // Deleted between the cache read and the write: nothing left to report on.
