@@ -69,6 +69,8 @@ const { values: flags } = parseArgs({
     /** Extra node flags for our operator, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
     'ours-node-args': { type: 'string', default: '' },
     'ours-log-level': { type: 'string', default: 'info' },
+    /** Extra flags for our operator, e.g. `--trace` (with --keep-logs, to read what each reconcile did). */
+    'ours-args': { type: 'string', default: '' },
   },
   strict: true,
 });
@@ -229,6 +231,7 @@ async function startOperator(
       logDir: ctx.logDir,
       nodeArgs: flags['ours-node-args'].split(' ').filter(Boolean),
       logLevel: flags['ours-log-level'],
+      extraArgs: flags['ours-args'].split(' ').filter(Boolean),
     },
     `${name}-${tag}`,
   );
@@ -336,6 +339,8 @@ interface ConvergenceResult {
   requestsPerLab: Record<string, number>;
   requestsPerLabTotal: number;
   writesPerLab: number;
+  /** The operator's CPU time (user + system) from the first create until all labs were Ready, per lab. */
+  cpuMsPerLab: number;
 }
 
 async function converge(
@@ -353,6 +358,7 @@ async function converge(
     controller: 'studylab',
   });
   const before = await apiServerRequests(ctx.adminKc);
+  const cpuBefore = op.cpuSeconds();
   const t0 = performance.now();
   let created = 0;
   await createLabs(ctx, ns, from, to, () => created++);
@@ -368,6 +374,7 @@ async function converge(
       const phases = groupBy([...labs.objects.values()], (l) => l.status?.phase ?? 'none');
       throw new Error(`${err.message}; phases: ${JSON.stringify(phases)}`);
     });
+  const cpu = op.cpuSeconds() - cpuBefore;
   const after = await apiServerRequests(ctx.adminKc);
   writeFileSync(join(ctx.logDir, `${op.name}-${to}-metrics.txt`), await op.metrics());
   const reconciles = (await op.reconciles()) - reconcilesBefore;
@@ -386,6 +393,7 @@ async function converge(
     requestsPerLab: perLab(byRequest, n),
     requestsPerLabTotal: round(total(byRequest) / n, 2),
     writesPerLab: round(writes / n, 2),
+    cpuMsPerLab: round((cpu * 1000) / n, 2),
   };
 }
 
@@ -750,7 +758,7 @@ function render(report: Report): string {
     rows.push([
       `  API requests per lab`,
       ...get((r) => conv(r)?.requestsPerLabTotal),
-      String(c ? total(c.requestsPerLab) : '-'),
+      String(c ? round(total(c.requestsPerLab), 2) : '-'),
     ]);
     rows.push([
       `  writes per lab`,
@@ -758,6 +766,7 @@ function render(report: Report): string {
       String(c ? round(total(c.requestsPerLab), 2) : '-'),
     ]);
     rows.push([`  reconciles per lab`, ...get((r) => conv(r)?.reconcilesPerLab), '-']);
+    rows.push([`  operator CPU per lab (ms)`, ...get((r) => conv(r)?.cpuMsPerLab), '-']);
     rows.push([`  reconcile errors`, ...get((r) => conv(r)?.reconcileErrors), '-']);
   }
   rows.push([`resync of ${LARGEST} converged labs: writes`, ...get((r) => r.restart?.resyncWrites), '-']);

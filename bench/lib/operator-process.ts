@@ -28,9 +28,14 @@ export interface OperatorSpec {
   /** Extra node flags for ours (profiling). */
   nodeArgs?: string[];
   logLevel?: string;
+  /** Extra flags for our operator. */
+  extraArgs?: string[];
 }
 
 /** What the benchmark reads from a running operator. */
+/** USER_HZ: /proc counts CPU time in these; 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 export class OperatorProcess {
   private started = false;
   private readonly exited: Promise<unknown>;
@@ -63,6 +68,7 @@ export class OperatorProcess {
               join(REPO_ROOT, 'dist', 'src', 'main.js'),
               ...common,
               `--log-level=${spec.logLevel ?? 'info'}`,
+              ...(spec.extraArgs ?? []),
             ],
           ]
         : [spec.peerBinary!, common];
@@ -133,6 +139,18 @@ export class OperatorProcess {
     const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
     if (!m) throw new Error(`no VmRSS for ${this.pid}`);
     return Number(m[1]) * 1024;
+  }
+
+  /**
+   * CPU time used so far (user + system), from /proc/<pid>/stat: on a machine the operator shares with
+   * the control plane, its CPU is CPU the API server does not get.
+   */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; count fields from the ')' that closes it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    return ticks / CLOCK_TICKS_PER_SECOND;
   }
 
   /** Live heap: V8's used heap for ours, Go's heap_alloc (reachable plus not yet swept) for the peer. */

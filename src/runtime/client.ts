@@ -171,6 +171,22 @@ interface Connection {
   agent: http.Agent;
 }
 
+/** What a request carries to authenticate; the TLS material lives in the agent. */
+interface Credentials {
+  headers: http.OutgoingHttpHeaders;
+  auth?: string;
+}
+
+/**
+ * How long resolved credentials are reused. Resolving them is client-node's
+ * applyToHTTPSOptions: it reads the CA, certificate and token files and builds
+ * an agent each time, which was 7% of the operator's CPU under load. Token
+ * files and exec plugins rotate on a scale of minutes (a projected token at 80%
+ * of at least 10 min), and a 401 drops them early, so 10 s is always current
+ * enough. (client-go re-reads a token file at most once a minute.)
+ */
+const CREDENTIALS_TTL_MS = 10_000;
+
 /**
  * A small Kubernetes REST client. It exists (instead of the generated
  * client-node APIs) so every request is counted in rest_client_requests_total,
@@ -188,6 +204,8 @@ export class Client {
   private connecting: Promise<Connection> | undefined;
   /** Set once connect() has resolved; used to label metrics. */
   private connection: Connection | undefined;
+  /** Resolved (or being resolved) credentials, and the performance.now() after which they are resolved again. */
+  private credentials: { value: Promise<Credentials>; expires: number } | undefined;
 
   constructor(kubeConfig: KubeConfig, options: ClientOptions = {}) {
     this.kubeConfig = kubeConfig;
@@ -419,15 +437,13 @@ export class Client {
   private async open(spec: RequestSpec, kind: 'request' | 'watch'): Promise<http.IncomingMessage> {
     const { method, path } = spec;
     const connection = await this.connect();
-    const options: https.RequestOptions = {};
-    // Re-resolved per request: bearer tokens from exec plugins and token files rotate.
-    await this.kubeConfig.applyToHTTPSOptions(options);
+    const credentials = await this.resolveCredentials();
     const url = new URL(connection.server.href);
     url.pathname = joinPath(connection.server.pathname, path);
     for (const [k, v] of Object.entries(spec.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
 
-    const headers: http.OutgoingHttpHeaders = { ...credentialHeaders(options.headers) };
+    const headers: http.OutgoingHttpHeaders = { ...credentials.headers };
     headers.Accept = 'application/json';
     headers['User-Agent'] = this.userAgent;
     const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
@@ -443,7 +459,7 @@ export class Client {
         method,
         headers,
         agent: connection.agent,
-        ...(options.auth ? { auth: options.auth } : {}),
+        ...(credentials.auth ? { auth: credentials.auth } : {}),
       });
       const onAbort = (): void => {
         // Destroying the request closes the socket: a half-read stream must never go back to the pool.
@@ -466,6 +482,8 @@ export class Client {
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
         this.count(String(status), method, host);
+        // Expired or rotated: the next request resolves them again instead of failing for the rest of the TTL.
+        if (status === 401) this.credentials = undefined;
         if (kind === 'watch') this.observeDuration(method, performance.now() - started);
         // The listener stays while the body streams, so an abort also ends a watch in progress.
         res.once('close', () => signal?.removeEventListener('abort', onAbort));
@@ -480,6 +498,26 @@ export class Client {
       });
       req.end(payload);
     });
+  }
+
+  /** The bearer token (or basic auth, or impersonation header), reused for CREDENTIALS_TTL_MS. */
+  private resolveCredentials(): Promise<Credentials> {
+    const now = performance.now();
+    if (!this.credentials || now >= this.credentials.expires) {
+      const value = this.readCredentials();
+      this.credentials = { value, expires: now + CREDENTIALS_TTL_MS };
+      // A failed resolution (an exec plugin erred) is not kept: the next request tries again.
+      value.catch(() => {
+        if (this.credentials?.value === value) this.credentials = undefined;
+      });
+    }
+    return this.credentials.value;
+  }
+
+  private async readCredentials(): Promise<Credentials> {
+    const options: https.RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    return { headers: credentialHeaders(options.headers), ...(options.auth ? { auth: options.auth } : {}) };
   }
 
   /** The server URL and a keep-alive agent, built once (concurrent first requests share it). */

@@ -18,6 +18,7 @@ import {
   Namespaces,
   Services,
   type KubeObject,
+  type ResourceType,
 } from '../../src/runtime/resources.js';
 import { cluster, eventually, testNamespace } from '../support/cluster.js';
 
@@ -28,6 +29,14 @@ interface Service extends KubeObject {
   spec?: { type?: string; ports?: { port: number; protocol?: string }[]; selector?: Record<string, string> };
   status?: { loadBalancer?: { ingress?: { ip?: string }[] } };
 }
+
+const ServiceAccounts: ResourceType = {
+  group: '',
+  version: 'v1',
+  kind: 'ServiceAccount',
+  plural: 'serviceaccounts',
+  namespaced: true,
+};
 
 /** eventually() for a synchronous check. */
 const until = (check: () => void): Promise<void> => eventually(() => Promise.resolve().then(check));
@@ -426,6 +435,41 @@ describe('Client (integration)', function () {
       expect((err as ApiError).status).to.equal(403);
       expect((err as ApiError).reason).to.equal('Forbidden');
       expect((err as ApiError).message).to.contain(`system:serviceaccount:${ns}:default`);
+    });
+
+    it('reuses resolved credentials, and resolves them again after a 401 (a rotated token)', async function () {
+      const c = await cluster();
+      await client.create(ServiceAccounts, {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { namespace: ns, name: 'rotated' },
+      });
+      const kc = (await c.serviceAccountKubeConfig(ns, 'rotated')).kubeConfig;
+      const user = kc.getCurrentUser() as { token?: string };
+      const validToken = user.token;
+      const own = new Metrics();
+      const rotating = new Client(kc, { metrics: own });
+      /** Who the API server took us for: a ServiceAccount without rights is told its name in the 403. */
+      const identity = async (): Promise<string> => {
+        const err = await rotating.list(ConfigMaps, { namespace: ns }).catch((e: unknown) => e);
+        if (!(err instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(err)}`);
+        if (err.status === 401) return 'unauthorized';
+        expect(err.status).to.equal(403);
+        return /system:serviceaccount:[^:]+:([a-z-]+)/.exec(err.message)?.[1] ?? err.message;
+      };
+
+      // A token the server rejects (expired, or rotated away), then the kubeconfig gets a new one, as a
+      // token file or an exec plugin would: the 401 dropped the credentials, so the very next request
+      // sends the new token rather than the rejected one for the rest of the reuse window.
+      user.token = 'not-a-valid-token';
+      expect(await identity()).to.equal('unauthorized');
+      user.token = validToken;
+      expect(await identity()).to.equal('rotated');
+
+      // Accepted credentials are reused within the window: a change is not re-read on every request.
+      user.token = 'not-a-valid-token';
+      expect(await identity()).to.equal('rotated');
+      expect(await requestCount(own, { code: '401', method: 'GET' })).to.equal(1);
     });
   });
 });
