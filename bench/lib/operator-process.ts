@@ -32,10 +32,10 @@ export interface OperatorSpec {
   extraArgs?: string[];
 }
 
-/** What the benchmark reads from a running operator. */
 /** USER_HZ: /proc counts CPU time in these; 100 on every Linux architecture Node runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
+/** What the benchmark reads from a running operator. */
 export class OperatorProcess {
   private started = false;
   private readonly exited: Promise<unknown>;

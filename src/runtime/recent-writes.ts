@@ -61,33 +61,29 @@ export class RecentWrites<T extends KubeObject = KubeObject> {
 
   /** The store's object, or the one we wrote while the store has not seen that write yet. */
   get(key: string): T | undefined {
-    const cached = this.store.get(key);
     const ours = this.written.get(key);
-    if (!ours) return cached;
-    if (!cached || this.caughtUp(cached, ours)) {
-      this.written.delete(key);
-      return cached;
-    }
-    return ours;
+    if (ours && this.isAhead(key, ours)) return ours;
+    this.written.delete(key);
+    return this.store.get(key);
   }
 
-  /** Entries still ahead of the store (for tests and the debug view). */
+  /** Entries kept, ahead of the store or not looked at since it caught up. */
   get size(): number {
     return this.written.size;
   }
 
   private sweep(): void {
     this.recordsSinceSweep = 0;
-    for (const [key, ours] of this.written) {
-      const cached = this.store.get(key);
-      if (!cached || this.caughtUp(cached, ours)) this.written.delete(key);
-    }
+    for (const [key, ours] of this.written) if (!this.isAhead(key, ours)) this.written.delete(key);
   }
 
-  /** The store holds our write or something newer; a different object of the same name counts as newer. */
-  private caughtUp(cached: T, ours: T): boolean {
-    if (cached.metadata?.uid !== ours.metadata?.uid) return true;
-    const order = compareResourceVersions(cached.metadata?.resourceVersion, ours.metadata?.resourceVersion);
-    return order === undefined || order >= 0;
+  /**
+   * Our write is newer than what the store holds. Not when the store has it or something newer, nor
+   * when the store no longer has the object, nor when it holds another object of the same name.
+   */
+  private isAhead(key: string, ours: T): boolean {
+    const cached = this.store.get(key);
+    if (!cached || cached.metadata?.uid !== ours.metadata?.uid) return false;
+    return compareResourceVersions(cached.metadata?.resourceVersion, ours.metadata?.resourceVersion) === -1;
   }
 }

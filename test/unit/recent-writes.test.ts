@@ -49,28 +49,29 @@ describe('compareResourceVersions', function () {
 });
 
 describe('RecentWrites', function () {
-  it('answers with our write while the store still has the older object', function () {
+  /** The store has a lab at resourceVersion 10 (Pending); our status write returned it at 12 (Progressing). */
+  function afterOurWrite(): { store: Store; reads: RecentWrites } {
     const store = new Store();
     store.upsert(lab('10', 'Pending'));
     const reads = new RecentWrites(store);
     reads.record(lab('12', 'Progressing'));
+    return { store, reads };
+  }
+
+  it('answers with our write while the store still has the older object', function () {
+    const { store, reads } = afterOurWrite();
+    expect(phaseOf(store.get('ns/a'))).to.equal('Pending');
     expect(phaseOf(reads.get('ns/a'))).to.equal('Progressing');
     expect(reads.size).to.equal(1);
   });
 
   it('keeps no managedFields of the objects it holds', function () {
-    const store = new Store();
-    store.upsert(lab('10', 'Pending'));
-    const reads = new RecentWrites(store);
-    reads.record(lab('12', 'Progressing'));
+    const { reads } = afterOurWrite();
     expect(reads.get('ns/a')?.metadata?.managedFields).to.equal(undefined);
   });
 
   it('answers with the store, and forgets the write, once the store has it or something newer', function () {
-    const store = new Store();
-    store.upsert(lab('10', 'Pending'));
-    const reads = new RecentWrites(store);
-    reads.record(lab('12', 'Progressing'));
+    const { store, reads } = afterOurWrite();
     store.upsert(lab('13', 'Ready'));
     expect(phaseOf(reads.get('ns/a'))).to.equal('Ready');
     expect(reads.size).to.equal(0);
@@ -80,20 +81,14 @@ describe('RecentWrites', function () {
   });
 
   it('reports an object the store no longer has as missing, whatever we wrote', function () {
-    const store = new Store();
-    store.upsert(lab('10', 'Pending'));
-    const reads = new RecentWrites(store);
-    reads.record(lab('12', 'Progressing'));
+    const { store, reads } = afterOurWrite();
     store.remove('ns/a');
     expect(reads.get('ns/a')).to.equal(undefined);
     expect(reads.size).to.equal(0);
   });
 
   it('takes a new object of the same name (another uid) as newer than our write', function () {
-    const store = new Store();
-    store.upsert(lab('10', 'Pending'));
-    const reads = new RecentWrites(store);
-    reads.record(lab('12', 'Progressing'));
+    const { store, reads } = afterOurWrite();
     store.upsert(lab('11', 'Pending', 'uid-2'));
     expect(phaseOf(reads.get('ns/a'))).to.equal('Pending');
   });
