@@ -89,7 +89,6 @@ OPERATORS ?= peer,ours
 
 .PHONY: bench
 bench: deps testenv-build ## Benchmarks: ours vs a Go controller-runtime peer vs the raw write ceiling (QUICK=1 for a small run).
-	npm run --silent build
 	npx tsx bench/run.ts --sizes=$(SIZES) --memory-sizes=$(MEMORY_SIZES) --edits=$(EDITS) --operators=$(OPERATORS) $(if $(QUICK),--quick,)
 
 .PHONY: clean
