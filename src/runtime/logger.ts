@@ -27,7 +27,7 @@ const TRAILING_KEYS = ['error', 'cause', 'stack'] as const;
 export function createLogger(options: LoggerOptions = {}): Logger {
   const { format } = winston;
   const stream = options.stream ?? process.stdout;
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: options.level ?? LOGGER_DEFAULTS.level,
     // Formats on the logger, not the transport: every transport then sees the same fields.
     format: format.combine(
@@ -40,6 +40,26 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ),
     transports: [new winston.transports.Stream({ stream })],
   });
+  skipDisabledLevels(logger);
+  return logger;
+}
+
+/**
+ * winston drops a line below its level only after the line has gone through
+ * its stream pipeline, so a switched-off `debug` in a hot path costs nearly as
+ * much as a logged one. Asking the level first makes it free. Child loggers
+ * inherit these methods (winston's child() is Object.create of its parent),
+ * and the level is read on each call, so changing it later still works.
+ */
+function skipDisabledLevels(logger: Logger): void {
+  const methods = logger as unknown as Record<string, (...args: unknown[]) => Logger>;
+  for (const level of Object.keys(logger.levels)) {
+    const log = methods[level]!;
+    methods[level] = function (this: Logger | undefined, ...args: unknown[]): Logger {
+      const self = this ?? logger;
+      return self.isLevelEnabled(level) ? log.apply(self, args) : self;
+    };
+  }
 }
 
 /**

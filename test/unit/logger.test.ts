@@ -92,6 +92,22 @@ describe('logger', function () {
       verbose.logger.debug('now shown');
       expect(verbose.lines.map((l) => parse(l).msg)).to.deep.equal(['now shown']);
     });
+
+    it('leaves the fields of a line below the level unread, in child loggers too, and follows a level change', function () {
+      const { logger, lines } = capture();
+      const fields = {
+        get expensive(): string {
+          throw new Error('a field of a filtered line was read');
+        },
+      };
+      logger.debug('hidden', fields);
+      logger.child({ controller: 'studylab' }).debug('hidden too', fields);
+
+      logger.level = 'debug';
+      logger.child({ controller: 'studylab' }).debug('shown', { key: 'team-a/web' });
+      expect(lines.map(parse)).to.have.length(1);
+      expect(parse(lines[0])).to.include({ msg: 'shown', controller: 'studylab', key: 'team-a/web' });
+    });
   });
 
   describe('pretty format', function () {
