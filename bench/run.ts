@@ -369,6 +369,8 @@ async function ceiling(
   };
 }
 
+/** How the loop is called in the log and the table. */
+const loopName = (writes: LoopWrites): string => (writes === 'children' ? 'ceiling' : 'lab-writes loop');
 const ceilingNamespace = (n: number, writes: LoopWrites): string =>
   writes === 'children' ? `bench-ceiling-${n}` : `bench-lab-writes-${n}`;
 
@@ -691,7 +693,6 @@ function emptyResults(): OperatorResults {
   return { convergence: [], memory: [], idle: { rssMiB: 0, heapMiB: 0 } };
 }
 
-/** One operator at one size, in its own namespace, with a fresh process. */
 /** An operator kept running after its largest size, to grow its namespace for the memory figures. */
 interface Kept {
   op: OperatorProcess;
@@ -908,7 +909,7 @@ function render(report: Report): string {
     for (const o of ops)
       out += `  ${o} ${n}: ${fmtVerbs(report.operators[o]!.convergence.find((x) => x.n === n)?.requestsPerLab)}\n`;
     for (const loop of report.ceiling.filter((x) => x.n === n))
-      out += `  ${loop.writes === 'children' ? 'ceiling' : 'lab-writes loop'} ${n}: ${fmtVerbs(loop.requestsPerLab)}\n`;
+      out += `  ${loopName(loop.writes)} ${n}: ${fmtVerbs(loop.requestsPerLab)}\n`;
   }
   out += `Requests during the resync of ${LARGEST} converged labs, by verb and resource:\n`;
   for (const o of ops) out += `  ${o}: ${fmtVerbs(report.operators[o]!.restart?.resyncRequests)}\n`;
@@ -1032,7 +1033,7 @@ async function main(): Promise<void> {
     await ceiling(ctx, 10, 'lab', 'bench-warmup');
     for (const n of SIZES) {
       for (const writes of ['children', 'lab'] as const) {
-        const what = writes === 'children' ? 'ceiling' : 'lab-writes loop';
+        const what = loopName(writes);
         log(`${what}: ${n} labs`);
         const r = await ceiling(ctx, n, writes);
         report.ceiling.push(r);
@@ -1045,7 +1046,8 @@ async function main(): Promise<void> {
         if (k) kept.set(name, k);
       }
     }
-    for (const [name, k] of kept) {
+    // Taken out of `kept` first: growForMemory stops the process, the finally below only what is left.
+    for (const [name, k] of [...kept]) {
       kept.delete(name);
       await growForMemory(ctx, name, k, report.operators[name]!);
     }

@@ -61,10 +61,12 @@ export class RecentWrites<T extends KubeObject = KubeObject> {
 
   /** The store's object, or the one we wrote while the store has not seen that write yet. */
   get(key: string): T | undefined {
+    const cached = this.store.get(key);
     const ours = this.written.get(key);
-    if (ours && this.isAhead(key, ours)) return ours;
+    if (!ours) return cached;
+    if (isAhead(ours, cached)) return ours;
     this.written.delete(key);
-    return this.store.get(key);
+    return cached;
   }
 
   /** Entries kept, ahead of the store or not looked at since it caught up. */
@@ -74,16 +76,15 @@ export class RecentWrites<T extends KubeObject = KubeObject> {
 
   private sweep(): void {
     this.recordsSinceSweep = 0;
-    for (const [key, ours] of this.written) if (!this.isAhead(key, ours)) this.written.delete(key);
+    for (const [key, ours] of this.written) if (!isAhead(ours, this.store.get(key))) this.written.delete(key);
   }
+}
 
-  /**
-   * Our write is newer than what the store holds. Not when the store has it or something newer, nor
-   * when the store no longer has the object, nor when it holds another object of the same name.
-   */
-  private isAhead(key: string, ours: T): boolean {
-    const cached = this.store.get(key);
-    if (!cached || cached.metadata?.uid !== ours.metadata?.uid) return false;
-    return compareResourceVersions(cached.metadata?.resourceVersion, ours.metadata?.resourceVersion) === -1;
-  }
+/**
+ * Our write is newer than what the store holds. Not when the store has it or something newer, nor
+ * when the store no longer has the object, nor when it holds another object of the same name.
+ */
+function isAhead(ours: KubeObject, cached: KubeObject | undefined): boolean {
+  if (!cached || cached.metadata?.uid !== ours.metadata?.uid) return false;
+  return compareResourceVersions(cached.metadata?.resourceVersion, ours.metadata?.resourceVersion) === -1;
 }
