@@ -172,7 +172,9 @@ export async function main(argv: string[]): Promise<number> {
     logger.info('stopped');
     return 0;
   } catch (err) {
-    // Losing the lease means another replica may already act: exit at once so nothing acts twice.
+    // Losing the lease means another replica may act soon: the manager has already aborted every
+    // reconcile and its client sends nothing more; exiting now (non-zero) lets Kubernetes restart us
+    // as a fresh candidate, as controller-runtime does.
     const msg = err instanceof LeaderElectionLostError ? 'leader election lost' : 'operator failed';
     logger.error(msg, errorFields(err));
     return 1;

@@ -92,11 +92,18 @@ export interface ClientOptions {
   readonly userAgent?: string;
   /** Timeout of one non-watch request, whole body included. @default CLIENT_DEFAULTS.timeoutMs */
   readonly timeoutMs?: number;
+  /**
+   * Asked synchronously right before each request is written to a socket; a request it refuses
+   * (by throwing) is never sent. The manager uses it to stop every request of a leader whose renew
+   * deadline has passed: a timer that fires late cannot open a window for one more write.
+   * @default none
+   */
+  readonly fence?: () => void;
 }
 
 export const CLIENT_DEFAULTS = { userAgent: 'node-controller-runtime', timeoutMs: 30_000 } as const;
 
-export interface ListOptions {
+export interface ListOptions extends CallOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
@@ -104,8 +111,6 @@ export interface ListOptions {
   continue?: string;
   /** '0' lets the API server answer from its watch cache. */
   resourceVersion?: string;
-  /** Aborts the request (rejects with the signal's reason). */
-  signal?: AbortSignal;
 }
 
 export interface WatchOptions {
@@ -120,7 +125,12 @@ export interface WatchOptions {
   signal: AbortSignal;
 }
 
-export interface ApplyOptions {
+/** What every call but watch accepts: an AbortSignal that ends the request (it rejects with the signal's reason). */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface ApplyOptions extends CallOptions {
   fieldManager: string;
   /** Take ownership of fields another manager owns instead of failing with 409 Conflict. */
   force?: boolean;
@@ -129,6 +139,51 @@ export interface ApplyOptions {
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic';
+
+export interface PatchOptions extends CallOptions {
+  type: PatchType;
+  fieldManager?: string;
+  subresource?: 'status';
+}
+
+export interface DeleteOptions extends CallOptions {
+  propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+  /** Delete only the object with this uid (and resourceVersion): never a newer one of the same name. */
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+/**
+ * The calls a reconciler makes, each with an AbortSignal; reads of watched kinds come from caches,
+ * so `get` is for what is not cached. `Client` implements it against the API server; a test can
+ * implement it in memory.
+ */
+export interface ObjectClient {
+  get<T extends KubeObject>(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts?: CallOptions,
+  ): Promise<T | undefined>;
+  apply<T extends KubeObject>(t: ResourceType, obj: T, opts: ApplyOptions): Promise<T>;
+  create<T extends KubeObject>(
+    t: ResourceType,
+    obj: T,
+    opts?: CallOptions & { fieldManager?: string; dryRun?: boolean },
+  ): Promise<T>;
+  patch<T extends KubeObject>(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    opts: PatchOptions,
+  ): Promise<T>;
+  delete(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts?: DeleteOptions,
+  ): Promise<boolean>;
+}
 
 const PATCH_CONTENT_TYPES: Record<PatchType | 'apply', string> = {
   merge: 'application/merge-patch+json',
@@ -196,11 +251,12 @@ const CREDENTIALS_TTL_MS = 10_000;
  * Requests are not retried here: the caller (a work queue, an informer) owns
  * retries and backoff.
  */
-export class Client {
+export class Client implements ObjectClient {
   private readonly kubeConfig: KubeConfig;
   private readonly metrics: Metrics | undefined;
   private readonly userAgent: string;
   private readonly timeoutMs: number;
+  private readonly fence: (() => void) | undefined;
   private connecting: Promise<Connection> | undefined;
   /** Set once connect() has resolved; used to label metrics. */
   private connection: Connection | undefined;
@@ -212,6 +268,7 @@ export class Client {
     this.metrics = options.metrics;
     this.userAgent = options.userAgent ?? CLIENT_DEFAULTS.userAgent;
     this.timeoutMs = options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs;
+    this.fence = options.fence;
   }
 
   /** The object, or undefined when it does not exist. */
@@ -219,12 +276,14 @@ export class Client {
     t: ResourceType,
     namespace: string | undefined,
     name: string,
+    opts: CallOptions = {},
   ): Promise<T | undefined> {
     try {
       return (await this.request({
         method: 'GET',
         kind: t.kind,
         path: resourcePath(t, namespaceOf(t, namespace), name),
+        signal: opts.signal,
       })) as T;
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -245,7 +304,7 @@ export class Client {
         continue: opts.continue,
         resourceVersion: opts.resourceVersion,
       },
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      signal: opts.signal,
     })) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
     // A list's items carry no TypeMeta; watch events do. Make both look the same.
     const typeMeta = { apiVersion: apiVersionOf(t), kind: t.kind };
@@ -317,13 +376,14 @@ export class Client {
       },
       body,
       contentType: PATCH_CONTENT_TYPES.apply,
+      signal: opts.signal,
     })) as T;
   }
 
   async create<T extends KubeObject>(
     t: ResourceType,
     obj: T,
-    opts: { fieldManager?: string; dryRun?: boolean } = {},
+    opts: CallOptions & { fieldManager?: string; dryRun?: boolean } = {},
   ): Promise<T> {
     const namespace = t.namespaced ? obj.metadata?.namespace : undefined;
     if (t.namespaced && !namespace) throw new TypeError(`create ${t.kind}: metadata.namespace is required`);
@@ -333,6 +393,7 @@ export class Client {
       path: resourcePath(t, namespace),
       query: { fieldManager: opts.fieldManager, dryRun: dryRun(opts.dryRun) },
       body: { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(t), kind: obj.kind ?? t.kind },
+      signal: opts.signal,
     })) as T;
   }
 
@@ -340,7 +401,7 @@ export class Client {
   async replace<T extends KubeObject>(
     t: ResourceType,
     obj: T,
-    opts: { fieldManager?: string; subresource?: 'status' } = {},
+    opts: CallOptions & { fieldManager?: string; subresource?: 'status' } = {},
   ): Promise<T> {
     const { namespace, name } = nameOf(t, obj);
     return (await this.request({
@@ -349,6 +410,7 @@ export class Client {
       path: resourcePath(t, namespace, name, opts.subresource),
       query: { fieldManager: opts.fieldManager },
       body: { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(t), kind: obj.kind ?? t.kind },
+      signal: opts.signal,
     })) as T;
   }
 
@@ -357,7 +419,7 @@ export class Client {
     namespace: string | undefined,
     name: string,
     patch: unknown,
-    opts: { type: PatchType; fieldManager?: string; subresource?: 'status' },
+    opts: PatchOptions,
   ): Promise<T> {
     return (await this.request({
       method: 'PATCH',
@@ -366,6 +428,7 @@ export class Client {
       query: { fieldManager: opts.fieldManager },
       body: patch,
       contentType: PATCH_CONTENT_TYPES[opts.type],
+      signal: opts.signal,
     })) as T;
   }
 
@@ -374,17 +437,16 @@ export class Client {
     t: ResourceType,
     namespace: string | undefined,
     name: string,
-    opts: {
-      propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
-      preconditions?: { uid?: string; resourceVersion?: string };
-    } = {},
+    opts: DeleteOptions = {},
   ): Promise<boolean> {
+    const { signal, ...deleteOptions } = opts;
     try {
       await this.request({
         method: 'DELETE',
         kind: t.kind,
         path: resourcePath(t, namespaceOf(t, namespace), name),
-        body: { apiVersion: 'v1', kind: 'DeleteOptions', ...opts },
+        body: { apiVersion: 'v1', kind: 'DeleteOptions', ...deleteOptions },
+        signal,
       });
       return true;
     } catch (err) {
@@ -451,6 +513,11 @@ export class Client {
       headers['Content-Type'] = spec.contentType ?? 'application/json';
       headers['Content-Length'] = Buffer.byteLength(payload);
     }
+
+    // Checked after the awaits above and in the same tick as the write below: an aborted call, or one
+    // the fence refuses, never reaches a socket.
+    if (spec.signal?.aborted) throw abortReason(spec.signal);
+    this.fence?.();
 
     const started = performance.now();
     const host = url.host;

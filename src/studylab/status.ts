@@ -8,9 +8,10 @@
  *
  * 1. Paused: spec.paused is true.
  * 2. Invalid: the spec has problems (validation.ts): nothing was applied.
- * 3. Degraded: a storage change was refused (the rest was applied; the claim
- *    keeps its size, class and modes), an apply failed, the rollout exceeded
- *    its progress deadline, or the claim is Lost.
+ * 3. Degraded: an object that is not the lab's holds a child's name (nothing
+ *    is written to it), a storage change was refused (the rest was applied;
+ *    the claim keeps its size, class and modes), an apply failed, the rollout
+ *    exceeded its progress deadline, or the claim is Lost.
  * 4. Pending: a child the lab asks for (Deployment, Service, claim) does not
  *    exist yet.
  * 5. Progressing: the rollout is not complete (as `kubectl rollout status`
@@ -25,6 +26,7 @@ import type { Condition, Phase, StudyLab, StudyLabStatus } from '../api/v1alpha1
 import { servicePortsOf, serviceTypeOf } from './builders/service.js';
 import type { StorageRefusal } from './builders/pvc.js';
 import { ConditionType, Reason, nextCondition, type ConditionUpdate } from './conditions.js';
+import { describeConflict, type ChildConflict } from './ownership.js';
 import type { Problem } from './validation.js';
 
 /** An apply the API server refused. */
@@ -32,6 +34,8 @@ export interface ApplyError {
   /** The child's kind: Deployment, Service... */
   readonly kind: string;
   readonly message: string;
+  /** What the API server answered, kept as the cause of the error the reconcile throws. */
+  readonly error?: unknown;
 }
 
 /**
@@ -47,6 +51,8 @@ export interface Observed {
   problems: Problem[];
   /** Applies the API server refused, one per child. */
   applyErrors: ApplyError[];
+  /** Children whose name is taken by an object that is not the lab's: nothing was written to them. */
+  conflicts?: ChildConflict[];
   /** ClaimPlan.refusal of this reconcile. */
   storageRefusal?: StorageRefusal;
 }
@@ -152,6 +158,10 @@ function specVerdicts(lab: StudyLab, observed: Observed): Verdict[] {
   if (observed.problems.length > 0) {
     verdicts.push({ phase: 'Invalid', ...summarizeProblems(observed.problems) });
   }
+  const conflicts = observed.conflicts ?? [];
+  if (conflicts.length > 0) {
+    verdicts.push({ phase: 'Degraded', reason: Reason.ChildConflict, message: describeConflicts(conflicts) });
+  }
   if (observed.storageRefusal) {
     verdicts.push({
       phase: 'Degraded',
@@ -250,17 +260,16 @@ function reconciledCondition(lab: StudyLab, observed: Observed): ConditionUpdate
   }
   const applyErrors = observed.applyErrors;
   const refusal = observed.storageRefusal;
-  if (refusal || applyErrors.length > 0) {
+  const conflicts = observed.conflicts ?? [];
+  if (conflicts.length > 0 || refusal || applyErrors.length > 0) {
     const messages = [
+      ...(conflicts.length > 0 ? [describeConflicts(conflicts)] : []),
       ...(refusal ? [refusal.message] : []),
       ...(applyErrors.length > 0 ? [describeApplyErrors(applyErrors)] : []),
     ];
-    return {
-      type,
-      status: 'False',
-      reason: refusal ? refusal.reason : Reason.ApplyFailed,
-      message: messages.join('; '),
-    };
+    const reason =
+      conflicts.length > 0 ? Reason.ChildConflict : refusal ? refusal.reason : Reason.ApplyFailed;
+    return { type, status: 'False', reason, message: messages.join('; ') };
   }
   const kinds = childKindsOf(lab);
   return {
@@ -472,6 +481,16 @@ function containerPortFor(lab: StudyLab, target: number | string): number | unde
 }
 
 /**
+ * The part of `status` this operator writes: everything but the conditions of types it does not
+ * manage. Under server-side apply the conditions list is a map keyed by type, so leaving another
+ * writer's conditions out of our apply leaves them theirs; sending them, with force, would take
+ * them over.
+ */
+export function ownedStatus(status: StudyLabStatus): StudyLabStatus {
+  return { ...status, conditions: (status.conditions ?? []).filter((c) => MANAGED_TYPES.has(c.type)) };
+}
+
+/**
  * Whether two statuses are the same, so the reconciler writes only a
  * changed one. Nothing is ignored (a new lastTransitionTime or message is a
  * change); object key order is, and so is a key whose value is undefined,
@@ -537,6 +556,10 @@ function summarizeProblems(problems: readonly Problem[]): { reason: string; mess
     reason: reasons.size === 1 && only !== undefined ? only : Reason.InvalidSpec,
     message: problems.map((p) => `${p.field}: ${p.message}`).join('; '),
   };
+}
+
+function describeConflicts(conflicts: readonly ChildConflict[]): string {
+  return conflicts.map(describeConflict).join('; ');
 }
 
 function describeApplyErrors(errors: readonly ApplyError[]): string {
