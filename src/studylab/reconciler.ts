@@ -55,7 +55,7 @@ import {
 import { Reason } from './conditions.js';
 import { FIELD_MANAGER } from './labels.js';
 import { decideApply, foreignListPaths, patchReplacing, withIntentHash } from './intent.js';
-import { conflictOf, describeConflict, isControlledBy, type ChildConflict } from './ownership.js';
+import { conflictOf, describeConflicts, isControlledBy, type ChildConflict } from './ownership.js';
 import { computeStatus, ownedStatus, statusChanges, statusEqual, type Observed } from './status.js';
 import { missingConfigMapReferences, referencedConfigMaps, validateLab, type Problem } from './validation.js';
 import { RepairBackoff, type RepairBackoffOptions } from './repair-backoff.js';
@@ -175,8 +175,13 @@ export class StudyLabReconciler implements Reconciler {
     const refusal = observed.storageRefusal;
     if (changed && refusal) this.deps.events.event(lab, 'Warning', refusal.reason, 'Refuse', refusal.message);
     if (changed && pass.conflicts.length > 0) {
-      const message = pass.conflicts.map(describeConflict).join('; ');
-      this.deps.events.event(lab, 'Warning', Reason.ChildConflict, 'Apply', message);
+      this.deps.events.event(
+        lab,
+        'Warning',
+        Reason.ChildConflict,
+        'Apply',
+        describeConflicts(pass.conflicts),
+      );
     }
     if (observed.applyErrors.length > 0) {
       // Status and an Event already say what failed; the error gets the child another try, with backoff.
@@ -268,7 +273,7 @@ export class StudyLabReconciler implements Reconciler {
     if (!conflict) return found;
     pass.ctx.log.info("child name taken by an object that is not the lab's", {
       kind: type.kind,
-      why: conflict.why,
+      cause: conflict.cause,
     });
     if (pass.ctx.trace?.enabled)
       pass.ctx.trace.step('diff', { kind: type.kind, apply: false, reason: 'conflict' });

@@ -26,7 +26,8 @@ import type { Condition, Phase, StudyLab, StudyLabStatus } from '../api/v1alpha1
 import { servicePortsOf, serviceTypeOf } from './builders/service.js';
 import type { StorageRefusal } from './builders/pvc.js';
 import { ConditionType, Reason, nextCondition, type ConditionUpdate } from './conditions.js';
-import { describeConflict, type ChildConflict } from './ownership.js';
+import { describeConflicts, type ChildConflict } from './ownership.js';
+import { joinWords } from './text.js';
 import type { Problem } from './validation.js';
 
 /** An apply the API server refused. */
@@ -107,9 +108,19 @@ export function computeStatus(
     readyCondition(phase, lab, observed, endpoint),
     reconciledCondition(lab, observed),
     ...(lab.spec.app
-      ? [availableCondition(observed.deployment), progressingCondition(observed.deployment)]
+      ? [availableCondition(observed.deployment), progressingCondition(observed.deployment)].map((u) =>
+          unlessConflict(u, observed, 'Deployment'),
+        )
       : []),
-    ...(lab.spec.storage ? [storageBoundCondition(observed.pvc)] : []),
+    ...(lab.spec.storage
+      ? [
+          unlessConflict(
+            storageBoundCondition(observed.pvc, lab.metadata.name ?? ''),
+            observed,
+            'PersistentVolumeClaim',
+          ),
+        ]
+      : []),
   ].map((u) => ({ ...u, ...(generation !== undefined && { observedGeneration: generation }) }));
 
   const previous = lab.status?.conditions ?? [];
@@ -283,6 +294,21 @@ function reconciledCondition(lab: StudyLab, observed: Observed): ConditionUpdate
   };
 }
 
+/**
+ * A condition about a child whose name another object holds says so (Unknown: the lab has no such
+ * child to report on), rather than "does not exist", which the user can see is false.
+ */
+function unlessConflict(update: ConditionUpdate, observed: Observed, kind: string): ConditionUpdate {
+  const conflict = observed.conflicts?.find((c) => c.kind === kind);
+  if (!conflict) return update;
+  return {
+    type: update.type,
+    status: 'Unknown',
+    reason: Reason.ChildConflict,
+    message: describeConflicts([conflict]),
+  };
+}
+
 function availableCondition(deployment: V1Deployment | undefined): ConditionUpdate {
   const type = ConditionType.Available;
   if (!deployment) {
@@ -342,8 +368,8 @@ function progressingCondition(deployment: V1Deployment | undefined): ConditionUp
   }
 }
 
-function storageBoundCondition(pvc: V1PersistentVolumeClaim | undefined): ConditionUpdate {
-  const claim = claimStateOf(pvc, pvc?.metadata?.name ?? '');
+function storageBoundCondition(pvc: V1PersistentVolumeClaim | undefined, name: string): ConditionUpdate {
+  const claim = claimStateOf(pvc, name);
   return {
     type: ConditionType.StorageBound,
     status: claim.reason === Reason.ClaimBound ? 'True' : 'False',
@@ -558,10 +584,6 @@ function summarizeProblems(problems: readonly Problem[]): { reason: string; mess
   };
 }
 
-function describeConflicts(conflicts: readonly ChildConflict[]): string {
-  return conflicts.map(describeConflict).join('; ');
-}
-
 function describeApplyErrors(errors: readonly ApplyError[]): string {
   return errors.map((e) => `applying the ${e.kind} failed: ${e.message}`).join('; ');
 }
@@ -573,9 +595,4 @@ function childKindsOf(lab: StudyLab): string[] {
     ...(serviceTypeOf(lab) !== 'None' ? ['Service'] : []),
     ...(lab.spec.networkPolicy ? ['NetworkPolicy'] : []),
   ];
-}
-
-function joinWords(words: readonly string[]): string {
-  if (words.length <= 1) return words.join('');
-  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }
