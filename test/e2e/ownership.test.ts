@@ -21,6 +21,7 @@ import {
   type ResourceType,
 } from '../../src/runtime/index.js';
 import { cluster, eventually, readLab, STUDYLABS, testNamespace, type Cluster } from '../support/cluster.js';
+import { FIELD_MANAGER } from '../../src/studylab/labels.js';
 import { installOperatorPrerequisites, kubectl } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
@@ -73,6 +74,9 @@ describe('ownership and lifecycle (e2e)', function () {
         {
           metadata: { name, labels: { team: 'other' } },
           spec: {
+            // No pods and a claim no provisioner serves: the cluster's own controllers settle them
+            // at once, so their resourceVersions move only if something writes to them.
+            replicas: 0,
             selector: { matchLabels: { app: 'theirs' } },
             template: {
               metadata: { labels: { app: 'theirs' } },
@@ -93,7 +97,11 @@ describe('ownership and lifecycle (e2e)', function () {
         PersistentVolumeClaims,
         {
           metadata: { name },
-          spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            storageClassName: 'none-such',
+            resources: { requests: { storage: '1Gi' } },
+          },
         } as KubeObject,
       ],
     ];
@@ -102,9 +110,16 @@ describe('ownership and lifecycle (e2e)', function () {
     before(async function () {
       ns = await testNamespace('owner');
       for (const [type, obj] of foreign) {
-        const created = await admin.create(type, { ...obj, metadata: { ...obj.metadata, namespace: ns } });
-        versions.set(type.kind, created.metadata?.resourceVersion);
+        await admin.create(type, { ...obj, metadata: { ...obj.metadata, namespace: ns } });
       }
+      // The Deployment controller reports on its Deployment once; wait for that before taking versions.
+      await eventually(async () => {
+        const d = (await admin.get(Deployments, ns, name)) as KubeObject & {
+          status?: { observedGeneration?: number };
+        };
+        expect(d.status?.observedGeneration).to.equal(d.metadata?.generation);
+      });
+      for (const [type] of foreign) versions.set(type.kind, await resourceVersion(type, ns, name));
       applyLab(ns, name, {
         app: APP,
         storage: { size: '1Gi', mountPath: '/data' },
@@ -132,9 +147,12 @@ describe('ownership and lifecycle (e2e)', function () {
         return Promise.resolve();
       });
       for (const [type] of foreign) {
-        expect(await resourceVersion(type, ns, name), `${type.kind} resourceVersion`).to.equal(
+        const now = await admin.get(type, ns, name);
+        expect(now?.metadata?.resourceVersion, `${type.kind} resourceVersion`).to.equal(
           versions.get(type.kind),
         );
+        const managers = (now?.metadata?.managedFields ?? []).map((m) => m.manager);
+        expect(managers, `${type.kind} field managers`).to.not.include(FIELD_MANAGER);
       }
       const service = (await admin.get(Services, ns, name)) as KubeObject & {
         spec: { ports: { port: number }[]; selector: Record<string, string> };
