@@ -1,6 +1,8 @@
 /** The REST client: JSON over node:https with a keep-alive agent, every request counted and timed. */
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from './metrics.js';
@@ -217,6 +219,43 @@ function traceRequest(trace: ReconcileTrace, spec: RequestSpec, code: string, ms
     code,
     durationMs: Math.round(ms),
   });
+}
+
+/**
+ * An HTTPS agent whose connections can be reset (TCP RST) instead of closed. A request we abandon
+ * (aborted, or sent by a leader that lost its Lease) must never reach the server later. A normal
+ * close (FIN) does not ensure that: the kernel goes on delivering what it has not sent yet, for as
+ * long as a partition lasts, and the server acts on it once the partition heals. A reset drops it.
+ * Node resets only a plain TCP socket, so for TLS the agent opens the TCP socket itself and keeps it.
+ */
+class ResettableAgent extends https.Agent {
+  private readonly tcp = new WeakMap<Duplex, net.Socket>();
+
+  override createConnection(
+    options: https.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const tcp = net.connect({ host: options.host ?? undefined, port: Number(options.port) });
+    const tls = super.createConnection({ ...options, socket: tcp } as https.RequestOptions, callback);
+    if (tls) this.tcp.set(tls, tcp);
+    return tls;
+  }
+
+  /** The TCP socket under `socket`, for a reset. */
+  tcpOf(socket: Duplex): net.Socket | undefined {
+    return this.tcp.get(socket);
+  }
+}
+
+/** Resets (RST) the TCP connection under `socket`, or destroys it where a reset is not possible. */
+function resetSocket(agent: http.Agent, socket: Duplex): void {
+  const tcp = agent instanceof ResettableAgent ? agent.tcpOf(socket) : socket;
+  try {
+    if (tcp instanceof net.Socket && !tcp.destroyed) tcp.resetAndDestroy();
+  } catch {
+    // Not connected yet (no TCP handle): nothing was sent on it, so a plain destroy is as good.
+  }
+  socket.destroy();
 }
 
 /** Where and how to connect, resolved from the KubeConfig. */
@@ -529,7 +568,8 @@ export class Client implements ObjectClient {
         ...(credentials.auth ? { auth: credentials.auth } : {}),
       });
       const onAbort = (): void => {
-        // Destroying the request closes the socket: a half-read stream must never go back to the pool.
+        // Reset, not closed: the request must neither reach the server late nor go back to the pool.
+        if (req.socket) resetSocket(connection.agent, req.socket);
         if (spec.signal) req.destroy(abortReason(spec.signal));
       };
       const signal = spec.signal;
@@ -565,6 +605,19 @@ export class Client implements ObjectClient {
       });
       req.end(payload);
     });
+  }
+
+  /**
+   * Resets (TCP RST) every connection, busy or idle, so nothing already written is delivered later.
+   * For a leader that lost its Lease: see ResettableAgent. Later requests open new connections.
+   */
+  resetConnections(): void {
+    const agent = this.connection?.agent;
+    if (!agent) return;
+    for (const group of [agent.sockets, agent.freeSockets]) {
+      for (const sockets of Object.values(group))
+        for (const socket of sockets ?? []) resetSocket(agent, socket);
+    }
   }
 
   /** The bearer token (or basic auth, or impersonation header), reused for CREDENTIALS_TTL_MS. */
@@ -612,7 +665,7 @@ export class Client implements ObjectClient {
     } else if (server.protocol === 'http:') {
       agent = new http.Agent({ keepAlive: true });
     } else {
-      agent = new https.Agent({
+      agent = new ResettableAgent({
         keepAlive: true,
         ...(tls.ca ? { ca: tls.ca } : {}),
         ...(tls.cert ? { cert: tls.cert } : {}),

@@ -9,7 +9,8 @@
  *
  * If leadership is lost, start() rejects at once with a LeaderElectionLostError, without draining:
  * every reconcile in flight is aborted (its signal aborts, and with it each request it has open),
- * pending Events are dropped, and the client's fence refuses any request from the renew deadline on.
+ * pending Events are dropped, every connection is reset so nothing already written can land later,
+ * and the client's fence refuses any request from the renew deadline on.
  * The process should exit non-zero and let its restart campaign afresh, as controller-runtime does.
  * A controller that fails while this process leads ends start() the same way (after releasing the
  * Lease), so a replica never goes on renewing a Lease with nothing running.
@@ -306,6 +307,7 @@ export class Manager {
     // The campaign ended although nobody asked it to: the Lease could not be renewed. The controllers
     // were aborted with the leader signal; their in-flight calls end with it, unawaited.
     this.lost = true;
+    this.client.resetConnections();
     throw new LeaderElectionLostError(`leader election lost: Lease ${options.namespace}/${options.name}`);
   }
 
