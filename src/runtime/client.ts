@@ -229,7 +229,8 @@ function traceRequest(trace: ReconcileTrace, spec: RequestSpec, code: string, ms
  * Node resets only a plain TCP socket, so for TLS the agent opens the TCP socket itself and keeps it.
  */
 class ResettableAgent extends https.Agent {
-  private readonly tcp = new WeakMap<Duplex, net.Socket>();
+  /** Every connection not closed yet, TLS socket -> the TCP socket under it. */
+  private readonly live = new Map<Duplex, net.Socket>();
 
   override createConnection(
     options: https.RequestOptions,
@@ -237,13 +238,24 @@ class ResettableAgent extends https.Agent {
   ): Duplex | null | undefined {
     const tcp = net.connect({ host: options.host ?? undefined, port: Number(options.port) });
     const tls = super.createConnection({ ...options, socket: tcp } as https.RequestOptions, callback);
-    if (tls) this.tcp.set(tls, tcp);
+    if (tls) {
+      this.live.set(tls, tcp);
+      tcp.once('close', () => this.live.delete(tls));
+    }
     return tls;
   }
 
   /** The TCP socket under `socket`, for a reset. */
   tcpOf(socket: Duplex): net.Socket | undefined {
-    return this.tcp.get(socket);
+    return this.live.get(socket);
+  }
+
+  /**
+   * Every connection this agent opened and that is not closed yet, busy, idle or between the two:
+   * the agent's own lists (sockets, freeSockets) miss a socket while it changes hands.
+   */
+  connections(): Duplex[] {
+    return [...this.live.keys()];
   }
 }
 
@@ -611,13 +623,15 @@ export class Client implements ObjectClient {
    * Resets (TCP RST) every connection, busy or idle, so nothing already written is delivered later.
    * For a leader that lost its Lease: see ResettableAgent. Later requests open new connections.
    */
-  resetConnections(): void {
+  resetConnections(): number {
     const agent = this.connection?.agent;
-    if (!agent) return;
-    for (const group of [agent.sockets, agent.freeSockets]) {
-      for (const sockets of Object.values(group))
-        for (const socket of sockets ?? []) resetSocket(agent, socket);
-    }
+    if (!agent) return 0;
+    const sockets =
+      agent instanceof ResettableAgent
+        ? agent.connections()
+        : [agent.sockets, agent.freeSockets].flatMap((group) => Object.values(group).flatMap((s) => s ?? []));
+    for (const socket of sockets) resetSocket(agent, socket);
+    return sockets.length;
   }
 
   /** The bearer token (or basic auth, or impersonation header), reused for CREDENTIALS_TTL_MS. */

@@ -307,7 +307,8 @@ export class Manager {
     // The campaign ended although nobody asked it to: the Lease could not be renewed. The controllers
     // were aborted with the leader signal; their in-flight calls end with it, unawaited.
     this.lost = true;
-    this.client.resetConnections();
+    const reset = this.client.resetConnections();
+    this.logger.error('Lost the Lease: every reconcile aborted, connections reset', { connections: reset });
     throw new LeaderElectionLostError(`leader election lost: Lease ${options.namespace}/${options.name}`);
   }
 
