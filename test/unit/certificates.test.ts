@@ -48,7 +48,7 @@ describe('the secure server over TLS', function () {
 
   beforeEach(async function () {
     endpoint = new HttpEndpoint('test', quiet);
-    endpoint.handle('/x', (_req, res) => res.end('ok'));
+    endpoint.handle('/x', (_req, res) => void res.end('ok'));
     port = (await endpoint.listen('127.0.0.1:0', first))!.port;
   });
   afterEach(() => endpoint.close());
