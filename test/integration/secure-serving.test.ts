@@ -220,6 +220,35 @@ describe('the secure server (integration)', function () {
     });
   });
 
+  describe('switches', function () {
+    it('--debug-endpoints=false and no --profiling leave /metrics alone; --metrics-secure=false is plain, open HTTP', async function () {
+      const local = new Manager({
+        kubeConfig: c.kubeConfig,
+        namespace,
+        logger: quiet,
+        metricsBindAddress: '127.0.0.1:0',
+        metricsSecure: false,
+        debugEndpoints: false,
+        healthProbeBindAddress: '0',
+        cacheByType: CHILD_CACHE,
+      });
+      setupStudyLabController(local, { maxConcurrentReconciles: 1 });
+      const localStop = new AbortController();
+      const done = local.start(localStop.signal);
+      try {
+        await eventually(() => Promise.resolve(expect(local.ready).to.equal(true)), { timeoutMs: 60_000 });
+        const base = `http://127.0.0.1:${local.metricsAddress!.port}`;
+        expect((await get(`${base}/metrics`)).status, 'no token needed').to.equal(200);
+        for (const path of ['/debug/controllers', '/debug/pprof/heap', '/debug/pprof/profile']) {
+          expect((await get(`${base}${path}`)).status, path).to.equal(404);
+        }
+      } finally {
+        localStop.abort();
+        await done;
+      }
+    });
+  });
+
   describe('when the API server cannot be reached', function () {
     it('answers 503, never 200, to a token it has not reviewed yet; keeps running; recovers', async function () {
       if (!proxy) this.skip(); // only the local plane can be cut off
