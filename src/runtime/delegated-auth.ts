@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Client } from './client.js';
+import type { ObjectClient } from './client.js';
 import type { Handler } from './health.js';
 import { errorFields, type Logger } from './logger.js';
 import { SubjectAccessReviews, TokenReviews } from './resources.js';
@@ -69,7 +69,7 @@ export type AuthOutcome =
   | { readonly status: 401 | 403 | 503; readonly message: string };
 
 /** Asks the API server through our Client, with the operator's own credentials. */
-export function apiServerReviewer(client: Pick<Client, 'create'>): AccessReviewer {
+export function apiServerReviewer(client: Pick<ObjectClient, 'create'>): AccessReviewer {
   return {
     async reviewToken(token) {
       const review = await client.create<TokenReviewObject>(TokenReviews, {
