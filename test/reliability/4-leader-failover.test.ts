@@ -114,23 +114,30 @@ describe('reliability 4: leader failover between two operator processes', functi
     };
   }
 
+  /**
+   * Writes every lab, 4 at a time, and injects `fault` once `after` writes are done and `leaderBusy`
+   * holds: the fault lands in the middle of the work however fast or slow the machine is.
+   */
   async function burst(
     write: (name: string, i: number) => Promise<void>,
     fault: () => Promise<void>,
     after: number,
-  ) {
+    leaderBusy: () => boolean = () => true,
+  ): Promise<number> {
     let done = 0;
     const all = inParallel(names, 4, async (name, i) => {
       await write(name, i);
       done++;
     });
     await until(
-      () => `${done} written`,
-      () => !(done < after),
+      () => `${done} written, the leader busy: ${leaderBusy()}`,
+      () => !(done < after) && leaderBusy(),
       60_000,
     );
+    const doneAtFault = done;
     await fault();
     await all;
+    return doneAtFault;
   }
 
   let a: ProxiedOperator;
@@ -147,7 +154,8 @@ describe('reliability 4: leader failover between two operator processes', functi
     let killedAt = 0;
     // Read before the kill: op-a may renew once more in between, which only makes the real last renew later.
     let lastRenewOfA = 0;
-    await burst(
+    // Killed once op-a has written (as its log says): a kill before its first write would test nothing.
+    const createdAtKill = await burst(
       (name, i) => s.createLab(name, lightSpec(i)),
       async () => {
         lastRenewOfA = await renewedAt();
@@ -155,6 +163,7 @@ describe('reliability 4: leader failover between two operator processes', functi
         await a.process.stop('SIGKILL');
       },
       20,
+      () => timeline(a).writes.length > 0,
     );
     const takenAt = await waitHolder('op-b', 30_000);
     await s.waitConverged(120_000);
@@ -179,7 +188,7 @@ describe('reliability 4: leader failover between two operator processes', functi
     expect(await holder()).to.equal(tb.identity);
     recordFault({
       scenario: '4 leader',
-      fault: `SIGKILL the leader after 20/${LABS} creates`,
+      fault: `SIGKILL the leader after ${createdAtKill}/${LABS} creates`,
       injected: 1,
       survived: 1,
       recoverMs,
