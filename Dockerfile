@@ -1,5 +1,10 @@
 # syntax=docker/dockerfile:1
 # The StudyLab operator image: compiled JavaScript and production dependencies only, non-root.
+#
+# Build it with the real base images named below. The project's own tests (make test-image) build this
+# same file on machines that reach only the package registries, against stand-ins for these two bases
+# made by hack/stand-in-bases.sh (a Debian root plus Node from the npm registry, tagged with these
+# names). The stand-ins exist only to build and test offline; never ship an image built on them.
 
 # --- build: compile TypeScript with the dev dependencies ---
 FROM node:22-bookworm-slim AS build
