@@ -30,7 +30,9 @@ COPY --from=build /src/dist/src ./dist/src
 COPY package.json ./
 USER 65532:65532
 EXPOSE 8443 8081
-# distroless's entrypoint is node itself, so node is PID 1 and gets SIGTERM directly. A PID 1 ignores
-# signals it has no handler for; main.ts installs handlers for SIGTERM and SIGINT and shuts down
-# gracefully (lease released, in-flight reconciles drained), so no init process is needed.
-CMD ["dist/src/main.js"]
+# node is PID 1 and gets SIGTERM directly. A PID 1 ignores signals it has no handler for; main.ts
+# installs handlers for SIGTERM and SIGINT and shuts down gracefully (lease released, in-flight
+# reconciles drained), so no init process is needed.
+# The script is part of the entrypoint, not the CMD: a container's args (the Deployment's `args:`,
+# `docker run IMAGE --flag`) replace the CMD, and must reach main.js, not node.
+ENTRYPOINT ["/nodejs/bin/node", "dist/src/main.js"]

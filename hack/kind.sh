@@ -47,7 +47,7 @@ e2e() {
   fi
 
   log "building $image"
-  docker build -t "$image" "$repo"
+  "$repo/hack/build-image.sh" "$image"
   kind load docker-image "$image" --name "$cluster"
 
   log "applying deploy/"
