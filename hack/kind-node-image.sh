@@ -129,6 +129,9 @@ for b in containerd ctr containerd-shim-runc-v2; do ln -sf "/usr/bin/$b" "$root/
 mkdir -p "$root/opt/cni"
 ln -s /usr/lib/cni "$root/opt/cni/bin"
 install -m 0755 "$bins/kubeadm" "$bins/kubelet" "$root/usr/bin/"
+# The node's containerd finds runc on PATH: this wrapper first, for machines whose root lacks a
+# capability (see hack/kind/runc-bounded); it changes nothing where every capability is there.
+install -m 0755 "$repo/hack/kind/runc-bounded" "$root/usr/local/sbin/runc"
 install -m 0755 "$kubectl_bin" "$root/usr/bin/kubectl"
 chroot "$root" /bin/bash -euc '
   find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete
@@ -186,8 +189,10 @@ one_binary_image() { # ref binary-path [name in image]
   install -m 0755 "$2" "$d/usr/local/bin/${3:-$(basename "$2")}"
   printf 'root:x:0:0:root:/root:/sbin/nologin\n' >"$d/etc/passwd"
   chmod 1777 "$d/tmp"
+  # An entrypoint, as the pause image needs one: kubeadm's static pods name their command themselves.
   tar -C "$d" --numeric-owner -cf - . | docker import \
-    --change "ENV PATH=/usr/local/bin:/usr/bin:/bin" --change "LABEL io.studylab.stand-in=kind-node" - "$1" >/dev/null
+    --change "ENV PATH=/usr/local/bin:/usr/bin:/bin" --change "LABEL io.studylab.stand-in=kind-node" \
+    --change "ENTRYPOINT [\"/usr/local/bin/${3:-$(basename "$2")}\"]" - "$1" >/dev/null
   rm -rf "$d"
 }
 refs=()

@@ -46,6 +46,32 @@ ensure_kind() {
   GOBIN=$(dirname "$kind_bin") CGO_ENABLED=0 go install "sigs.k8s.io/kind@$kind_version"
 }
 
+# Offline, nothing may be pulled: CoreDNS (not in an offline node image) is scaled to 0, since the
+# operator needs no DNS and its pulls would leave the machine; the app image of the smoke test's sample
+# gets a stand-in (an HTTP server on 8080 on the distroless stand-in), loaded under its name.
+offline_workloads() {
+  k -n kube-system scale deployment/coredns --replicas=0
+  local app=nginxinc/nginx-unprivileged:1.27 ctx
+  if ! docker image inspect "$app" >/dev/null 2>&1; then
+    log "building a stand-in for $app (only to test offline)"
+    "$repo/hack/stand-in-bases.sh"
+    ctx=$(mktemp -d)
+    cat >"$ctx/server.js" <<'JS'
+// A stand-in for nginx-unprivileged, only to test offline: answers 200 on port 8080.
+const server = require('node:http')
+  .createServer((_req, res) => res.end('stand-in\n'))
+  .listen(8080);
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+JS
+    printf '%s\n' 'FROM gcr.io/distroless/nodejs22-debian12:nonroot' 'COPY server.js /server.js' \
+      'LABEL io.studylab.stand-in=app' 'USER 101:101' 'EXPOSE 8080' \
+      'ENTRYPOINT ["/nodejs/bin/node", "/server.js"]' >"$ctx/Dockerfile"
+    DOCKER_BUILDKIT=0 docker build -q -t "$app" "$ctx" >/dev/null
+    rm -rf "$ctx"
+  fi
+  kind load docker-image "$app" --name "$cluster"
+}
+
 down() {
   ensure_kind
   kind delete cluster --name "$cluster"
@@ -73,6 +99,8 @@ e2e() {
   else
     kind create cluster --name "$cluster" --kubeconfig "$kubeconfig" --wait 180s "${image_flag[@]}"
   fi
+
+  [[ ${STUDYLAB_OFFLINE:-} != 1 ]] || offline_workloads
 
   log "building $image"
   "$repo/hack/build-image.sh" "$image"
