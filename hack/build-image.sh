@@ -28,7 +28,7 @@ fi
 mkdir -p "$log_dir"
 say "docker build -t $tag (log: $log)"
 start=$SECONDS
-if ! DOCKER_BUILDKIT=0 docker build --network=host -t "$tag" "$repo" >"$log" 2>&1; then
+if ! DOCKER_BUILDKIT=0 docker build --force-rm --network=host -t "$tag" "$repo" >"$log" 2>&1; then
   say "docker build failed; the end of $log:"
   tail -n 40 "$log" >&2
   exit 1
