@@ -8,6 +8,7 @@
  * 127.0.0.1; no traffic leaves the machine.
  */
 import { randomBytes } from 'node:crypto';
+import https from 'node:https';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ import {
   type TarEntry,
 } from '../support/docker.js';
 import { installOperatorPrerequisites, kubectl, OPERATOR_NAMESPACE } from '../support/install.js';
-import { freePort } from '../support/operator.js';
+import { freePorts } from '../support/operator.js';
 
 const deployment = parse(readFileSync(`${REPO_ROOT}/deploy/base/deployment.yaml`, 'utf8')) as {
   spec: {
@@ -82,8 +83,11 @@ describe('the operator image, as a container against the local plane (image)', f
   });
 
   /** Starts the image with the args a Deployment replica gets, on a probe port of its own. */
-  async function start(leaseId: string, extra: string[] = []): Promise<Container & { probes: string }> {
-    const port = await freePort();
+  async function start(
+    leaseId: string,
+    extra: string[] = [],
+  ): Promise<Container & { probes: string; metrics: string }> {
+    const [port, metricsPort] = (await freePorts(2)) as [number, number];
     const name = `studylab-image-test-${RUN_ID}-${++containerCounter}`;
     const container = runOperator({
       name,
@@ -93,8 +97,8 @@ describe('the operator image, as a container against the local plane (image)', f
         ...DEPLOYMENT_ARGS,
         '--kubeconfig=/etc/studylab/kubeconfig',
         `--health-probe-bind-address=127.0.0.1:${port}`,
-        // Metrics are not what this suite is about; keep them off any port.
-        '--metrics-bind-address=0',
+        // The secure server as deployed (HTTPS, self-signed, TokenReview), on a port of its own.
+        `--metrics-bind-address=127.0.0.1:${metricsPort}`,
         // A Lease of its own per test, so no other suite's operator competes for it.
         `--leader-election-id=${leaseId}`,
         `--lease-duration=${LEASE_SECONDS}`,
@@ -104,7 +108,10 @@ describe('the operator image, as a container against the local plane (image)', f
       ],
     });
     containers.push(container);
-    return Object.assign(container, { probes: `http://127.0.0.1:${port}` });
+    return Object.assign(container, {
+      probes: `http://127.0.0.1:${port}`,
+      metrics: `https://127.0.0.1:${metricsPort}/metrics`,
+    });
   }
 
   async function waitReady(k: Container & { probes: string }, timeoutMs = 90_000): Promise<void> {
@@ -232,7 +239,7 @@ describe('the operator image, as a container against the local plane (image)', f
   describe('one replica, run as deploy/ runs it', function () {
     const leaseId = `image-one-${RUN_ID}`;
     let ns: string;
-    let first: Container & { probes: string };
+    let first: Container & { probes: string; metrics: string };
 
     before(async function () {
       ns = await testNamespace('image');
@@ -245,6 +252,9 @@ describe('the operator image, as a container against the local plane (image)', f
       // State.Pid is the container's PID 1 as the host sees it.
       expect(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()).to.equal('node');
       await waitLeading(leaseId, first, 30_000);
+      // The secure metrics server runs on a read-only root as 65532: its certificate is made in
+      // memory, and a request without a token is refused.
+      expect(await httpsStatus(first.metrics)).to.equal(401);
 
       kubectl(c, ['apply', '-n', ns, '-f', `${REPO_ROOT}/samples/01-clusterip.yaml`]);
       const custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -331,6 +341,18 @@ describe('the operator image, as a container against the local plane (image)', f
     });
   });
 });
+
+/** The status of a GET to a server with a self-signed certificate. */
+function httpsStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { rejectUnauthorized: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', reject);
+  });
+}
 
 /** node, as the image's entrypoint names it. */
 function nodePath(): string {
