@@ -58,8 +58,27 @@ test-e2e: deps testenv-build ## End-to-end tests: the operator as a process agai
 test-reliability: deps testenv-build ## Fault injection against the local plane: API server and etcd restarts, 410s, silent watches, failover, fights, bad input.
 	npm run --silent test:reliability
 
+.PHONY: docker-engine
+docker-engine: ## Make sure a Docker engine answers (as root on Debian: install docker.io, start dockerd).
+	hack/docker-engine.sh
+
+.PHONY: image
+image: ## Build the operator image (studylab-operator:dev) from the Dockerfile; offline stand-in bases if the real ones are absent.
+	hack/build-image.sh studylab-operator:dev
+
+# Needs a Docker engine, and fails (never skips) without one: `make docker-engine` sets one up as root
+# on Debian, which is what .ci/run does before `make test`.
+.PHONY: test-image
+test-image: deps testenv-build ## The image built and run as containers against the local plane (needs Docker).
+	@hack/docker-engine.sh --check 2>/dev/null || { \
+	  echo 'make test-image (part of make test) needs a Docker engine, and none answers (`docker info` fails).' >&2; \
+	  echo 'As root on Debian, `make docker-engine` installs docker.io and starts dockerd; elsewhere start Docker.' >&2; \
+	  exit 1; }
+	hack/build-image.sh studylab-operator:dev
+	STUDYLAB_IMAGE=studylab-operator:dev npm run --silent test:image
+
 .PHONY: test
-test: verify test-unit test-integration test-e2e test-reliability ## Everything CI runs.
+test: verify test-unit test-integration test-e2e test-reliability test-image ## Everything CI runs.
 
 .PHONY: testenv-up
 testenv-up: deps testenv-build ## Start the local control plane in the background; prints what to export.
