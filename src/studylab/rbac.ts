@@ -27,6 +27,10 @@ export const CLUSTER_RULES: readonly PolicyRule[] = [
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: [...WATCH, ...APPLY, 'delete'] },
   { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: [...WATCH, ...APPLY] },
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
+  // Pods only to explain a lab that is not Ready (the cache holds ours, by label); never written.
+  { apiGroups: [''], resources: ['pods'], verbs: [...WATCH] },
+  // core/v1 Events only to read a Pending claim's warnings (listed with a field selector, never watched).
+  { apiGroups: [''], resources: ['events'], verbs: ['list'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 

@@ -29,7 +29,9 @@ import {
   type ResourceType,
   type Result,
   type Store,
+  type StoreReader,
 } from '../runtime/index.js';
+import { blockerEvent, observeBlockers } from './blockers.js';
 import {
   buildDeployment,
   buildNetworkPolicy,
@@ -51,6 +53,8 @@ export interface StudyLabCaches {
   services: Store<KubeObject>;
   networkPolicies: Store<KubeObject>;
   claims: Store<KubeObject>;
+  /** The lab's pods, slimmed and indexed by lab (pods.ts); without it status cannot explain pods. */
+  pods?: StoreReader;
 }
 
 export interface StudyLabReconcilerDeps {
@@ -111,6 +115,14 @@ export class StudyLabReconciler implements Reconciler {
 
     const pass: Pass = { applyErrors: [] };
     const observed = await this.reconcileChildren(lab, ctx, pass);
+    const { caches, client } = this.deps;
+    const { recheckAfterMs } = await observeBlockers(
+      lab,
+      observed,
+      { pods: caches.pods, client },
+      ctx,
+      this.now(),
+    );
     // A repair was backed off: someone keeps changing a child, and each change rolls it (Progressing,
     // then Ready again). Reporting every swing would make our status writes as fast as their edits, the
     // hot loop the backoff exists to prevent; status is written with the repair instead. A new
@@ -127,7 +139,8 @@ export class StudyLabReconciler implements Reconciler {
         `apply failed: ${observed.applyErrors.map((e) => `${e.kind}: ${e.message}`).join('; ')}`,
       );
     }
-    return pass.retryAfterMs !== undefined ? { requeueAfterMs: pass.retryAfterMs } : {};
+    const after = Math.min(pass.retryAfterMs ?? Infinity, recheckAfterMs ?? Infinity);
+    return after !== Infinity ? { requeueAfterMs: after } : {};
   }
 
   /** The children as the cache has them, for a status written without touching them (paused, invalid). */
@@ -386,6 +399,8 @@ export class StudyLabReconciler implements Reconciler {
       );
       // The server answers with the whole lab as stored, spec and new resourceVersion included.
       this.labs.record(written as unknown as StudyLab);
+      const warning = blockerEvent(lab.status, status, observed);
+      if (warning) this.deps.events.event(lab, 'Warning', warning.reason, 'Observe', warning.note);
       return true;
     } catch (err) {
       // Deleted between the cache read and the write: nothing left to report on.

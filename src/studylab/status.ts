@@ -17,14 +17,21 @@
  *    decides), or the claim is not Bound yet.
  * 6. Ready: none of the above.
  *
+ * While the rollout is not complete or the claim not Bound, Ready's reason and
+ * message say what blocks the lab, in the terms of its pods and claim
+ * (explain.ts: Unschedulable, ImagePullFailed, CrashLoopBackOff...), rather
+ * than only that the rollout is in progress; a rollout past its deadline stays
+ * Degraded whatever explains it.
+ *
  * The children must be passed in every case, paused and invalid labs
  * included: an absent child is reported as missing, never as "not looked at".
  */
-import type { V1Deployment, V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1PersistentVolumeClaim, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Condition, Phase, StudyLab, StudyLabStatus } from '../api/v1alpha1/index.js';
 import { servicePortsOf, serviceTypeOf } from './builders/service.js';
 import type { StorageRefusal } from './builders/pvc.js';
 import { ConditionType, Reason, nextCondition, type ConditionUpdate } from './conditions.js';
+import { explainNotReady, MAX_EXPLANATION_LENGTH, type ClaimWarning } from './explain.js';
 import type { Problem } from './validation.js';
 
 /** An apply the API server refused. */
@@ -49,6 +56,10 @@ export interface Observed {
   applyErrors: ApplyError[];
   /** ClaimPlan.refusal of this reconcile. */
   storageRefusal?: StorageRefusal;
+  /** The lab's pods as the cache has them (slimmed), in name order; absent counts as none. */
+  pods?: readonly V1Pod[];
+  /** The claim's last Warning Event, read only while the claim is Pending. */
+  claimWarning?: ClaimWarning;
 }
 
 export interface StatusOptions {
@@ -93,7 +104,7 @@ export function computeStatus(
   options: StatusOptions = {},
 ): StudyLabStatus {
   const generation = lab.metadata.generation;
-  const verdicts = [...specVerdicts(lab, observed), ...childVerdicts(lab, observed)];
+  const verdicts = [...specVerdicts(lab, observed), ...childVerdicts(lab, observed, now)];
   const phase = decidePhase(verdicts);
   const endpoint = endpointOf(lab, observed.service, options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN);
 
@@ -103,7 +114,7 @@ export function computeStatus(
     ...(lab.spec.app
       ? [availableCondition(observed.deployment), progressingCondition(observed.deployment)]
       : []),
-    ...(lab.spec.storage ? [storageBoundCondition(observed.pvc)] : []),
+    ...(lab.spec.storage ? [storageBoundCondition(observed.pvc, observed.claimWarning)] : []),
   ].map((u) => ({ ...u, ...(generation !== undefined && { observedGeneration: generation }) }));
 
   const previous = lab.status?.conditions ?? [];
@@ -171,30 +182,16 @@ function specVerdicts(lab: StudyLab, observed: Observed): Verdict[] {
 }
 
 /** Verdicts about the children as observed. */
-function childVerdicts(lab: StudyLab, observed: Observed): Verdict[] {
+function childVerdicts(lab: StudyLab, observed: Observed, now: Date): Verdict[] {
   const name = lab.metadata.name ?? '';
   const verdicts: Verdict[] = [];
-  if (lab.spec.app) {
-    const d = observed.deployment;
-    if (!d) {
-      verdicts.push({
-        phase: 'Pending',
-        reason: Reason.DeploymentNotFound,
-        message: `Deployment ${name} does not exist yet`,
-      });
-    } else {
-      const rollout = rolloutStateOf(d);
-      if (rollout.state === 'stalled') {
-        verdicts.push({
-          phase: 'Degraded',
-          reason: Reason.ProgressDeadlineExceeded,
-          message: rollout.message,
-        });
-      }
-      if (rollout.state === 'progressing') {
-        verdicts.push({ phase: 'Progressing', reason: Reason.RolloutInProgress, message: rollout.message });
-      }
-    }
+  const rollout = lab.spec.app && observed.deployment ? rolloutStateOf(observed.deployment) : undefined;
+  if (lab.spec.app && !observed.deployment) {
+    verdicts.push({
+      phase: 'Pending',
+      reason: Reason.DeploymentNotFound,
+      message: `Deployment ${name} does not exist yet`,
+    });
   }
   if (serviceTypeOf(lab) !== 'None' && !observed.service) {
     verdicts.push({
@@ -203,10 +200,27 @@ function childVerdicts(lab: StudyLab, observed: Observed): Verdict[] {
       message: `Service ${name} does not exist yet`,
     });
   }
+  let claimPending = false;
   if (lab.spec.storage) {
-    const claim = claimStateOf(observed.pvc, name);
+    const claim = claimStateOf(observed.pvc, name, observed.claimWarning);
+    claimPending = claim.reason === Reason.ClaimPending;
     const phase = CLAIM_PHASE[claim.reason];
-    if (phase) verdicts.push({ phase, reason: claim.reason, message: claim.message });
+    if (phase && !claimPending) verdicts.push({ phase, reason: claim.reason, message: claim.message });
+  }
+  if (claimPending || (rollout && rollout.state !== 'complete')) {
+    const blocker = explainNotReady({
+      lab,
+      ...(lab.spec.app && observed.deployment && { deployment: observed.deployment }),
+      ...(lab.spec.storage && observed.pvc && { claim: observed.pvc }),
+      pods: lab.spec.app ? (observed.pods ?? []) : [],
+      ...(observed.claimWarning && { claimWarning: observed.claimWarning }),
+      now,
+    });
+    verdicts.push({
+      phase: rollout?.state === 'stalled' ? 'Degraded' : 'Progressing',
+      reason: blocker?.reason ?? Reason.RolloutInProgress,
+      message: blocker?.message ?? rollout?.message ?? '',
+    });
   }
   return verdicts;
 }
@@ -333,8 +347,11 @@ function progressingCondition(deployment: V1Deployment | undefined): ConditionUp
   }
 }
 
-function storageBoundCondition(pvc: V1PersistentVolumeClaim | undefined): ConditionUpdate {
-  const claim = claimStateOf(pvc, pvc?.metadata?.name ?? '');
+function storageBoundCondition(
+  pvc: V1PersistentVolumeClaim | undefined,
+  warning: ClaimWarning | undefined,
+): ConditionUpdate {
+  const claim = claimStateOf(pvc, pvc?.metadata?.name ?? '', warning);
   return {
     type: ConditionType.StorageBound,
     status: claim.reason === Reason.ClaimBound ? 'True' : 'False',
@@ -398,6 +415,7 @@ export function rolloutStateOf(deployment: V1Deployment): RolloutState {
 function claimStateOf(
   pvc: V1PersistentVolumeClaim | undefined,
   name: string,
+  warning?: ClaimWarning,
 ): { reason: Reason; message: string } {
   if (!pvc) {
     return { reason: Reason.ClaimNotFound, message: `PersistentVolumeClaim ${name} does not exist yet` };
@@ -419,6 +437,14 @@ function claimStateOf(
         message: `the claim lost its PersistentVolume${volume ? ` ${volume}` : ''}: its data cannot be reached`,
       };
     default:
+      if (warning) {
+        const text = `waiting for a PersistentVolume: ${warning.reason}: ${warning.message.replace(/\s+/g, ' ').trim()}`;
+        return {
+          reason: Reason.ClaimPending,
+          message:
+            text.length > MAX_EXPLANATION_LENGTH ? `${text.slice(0, MAX_EXPLANATION_LENGTH - 3)}...` : text,
+        };
+      }
       return {
         reason: Reason.ClaimPending,
         message:
