@@ -5,7 +5,14 @@
  * leaves the explanation without it, and never fails the reconcile.
  */
 import type { StudyLab, StudyLabStatus } from '../api/v1alpha1/index.js';
-import { errorFields, type Client, type Logger, type StoreReader } from '../runtime/index.js';
+import type { V1Node } from '@kubernetes/client-node';
+import {
+  errorFields,
+  type Client,
+  type Logger,
+  type ResourceType,
+  type StoreReader,
+} from '../runtime/index.js';
 import {
   CLAIM_EVENTS_GRACE_MS,
   CLAIM_PENDING_RECHECK_MS,
@@ -13,9 +20,21 @@ import {
   lastClaimWarning,
 } from './claim-events.js';
 import { ConditionType, Reason } from './conditions.js';
-import { BLOCKING_REASONS, readinessRecheckMs, type BlockingReason } from './explain.js';
+import {
+  BLOCKING_REASONS,
+  mentionsTaints,
+  readinessRecheckMs,
+  schedulerMessageOf,
+  untoleratedTaintsOf,
+  type BlockingReason,
+} from './explain.js';
 import { podsOfLab } from './pods.js';
 import type { Observed } from './status.js';
+
+const Nodes: ResourceType = { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false };
+
+/** How often the taints are read again while the scheduler turns the pods away for a taint. */
+export const TAINT_RECHECK_MS = 15_000;
 
 export interface BlockerSources {
   /** The pods cache (indexed by POD_LAB_INDEX); without it the lab's pods are taken as unknown (none). */
@@ -40,6 +59,15 @@ export async function observeBlockers(
     observed.pods = podsOfLab(sources.pods, lab);
     const readiness = readinessRecheckMs(lab, observed.pods, now);
     if (readiness !== undefined) rechecks.push(readiness);
+    if (observed.pods.some((p) => mentionsTaints(schedulerMessageOf(p) ?? ''))) {
+      // The scheduler no longer names the taint: read the nodes the pods may go to, and name it ourselves.
+      try {
+        observed.untoleratedTaints = await untoleratedTaints(lab, sources.client, ctx.signal);
+      } catch (err) {
+        ctx.log.info('could not read the taints of the nodes', errorFields(err));
+      }
+      rechecks.push(TAINT_RECHECK_MS);
+    }
   }
   const claim = observed.pvc;
   if (lab.spec.storage && claim && claimIsPending(claim)) {
@@ -59,6 +87,23 @@ export async function observeBlockers(
     }
   }
   return rechecks.length > 0 ? { recheckAfterMs: Math.max(1, Math.min(...rechecks)) } : {};
+}
+
+/** The untolerated taints of the nodes the lab's nodeSelector allows (all nodes without one: one page). */
+async function untoleratedTaints(
+  lab: StudyLab,
+  client: Pick<Client, 'list'>,
+  signal: AbortSignal | undefined,
+): Promise<string[]> {
+  const selector = Object.entries(lab.spec.app?.nodeSelector ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const { items } = await client.list<V1Node>(Nodes, {
+    ...(selector && { labelSelector: selector }),
+    limit: 500,
+    ...(signal && { signal }),
+  });
+  return untoleratedTaintsOf(items, lab.spec.app?.tolerations ?? []);
 }
 
 /**

@@ -27,8 +27,11 @@
 import type {
   V1ContainerStatus,
   V1Deployment,
+  V1Node,
   V1PersistentVolumeClaim,
   V1Pod,
+  V1Taint,
+  V1Toleration,
 } from '@kubernetes/client-node';
 import type { StudyLab } from '../api/v1alpha1/index.js';
 import { Reason } from './conditions.js';
@@ -50,6 +53,12 @@ export interface ExplainInput {
   readonly claimWarning?: ClaimWarning;
   /** The time, to tell a readiness probe still in its grace period from one that fails. */
   readonly now: Date;
+  /**
+   * Taints of the nodes the pods may go to (by their nodeSelector) that the pods
+   * do not tolerate, as `key=value:Effect`, when the reconciler read them: the
+   * scheduler's message says only "had untolerated taint(s)" since Kubernetes 1.32.
+   */
+  readonly untoleratedTaints?: readonly string[];
 }
 
 export interface Blocker {
@@ -84,7 +93,7 @@ export function explainNotReady(input: ExplainInput): Blocker | undefined {
   const pods = input.pods.filter((p) => !p.metadata?.deletionTimestamp);
   const found =
     claimBlocker(input) ??
-    firstOf(pods, unschedulable) ??
+    firstOf(pods, (pod) => unschedulable(pod, input.untoleratedTaints ?? [])) ??
     firstOf(pods, imagePullFailure) ??
     firstOf(pods, crashLoop) ??
     firstOf(pods, (pod) => readinessFailure(pod, input.lab, input.now)) ??
@@ -104,15 +113,32 @@ function claimBlocker({ claim, claimWarning }: ExplainInput): Blocker | undefine
   };
 }
 
-function unschedulable(pod: V1Pod): Blocker | undefined {
-  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
-  if (scheduled?.status !== 'False' || scheduled.reason !== 'Unschedulable') return undefined;
-  const why = schedulerSummary(scheduled.message ?? '');
+function unschedulable(pod: V1Pod, untoleratedTaints: readonly string[]): Blocker | undefined {
+  const message = schedulerMessageOf(pod);
+  if (message === undefined) return undefined;
+  const why = schedulerSummary(message);
+  const named = untoleratedTaints.slice(0, MAX_TAINTS_NAMED).join(', ');
+  const more = untoleratedTaints.length > MAX_TAINTS_NAMED ? ', ...' : '';
+  const taints = named && mentionsTaints(message) ? `; not tolerated: ${named}${more}` : '';
   return {
     reason: Reason.Unschedulable,
-    message: `pod ${podName(pod)} cannot be scheduled${why ? `: ${why}` : ''}`,
+    message: `pod ${podName(pod)} cannot be scheduled${why ? `: ${why}` : ''}${taints}`,
   };
 }
+
+/** The scheduler's message of an Unschedulable pod; undefined for a pod that is not. */
+export function schedulerMessageOf(pod: V1Pod): string | undefined {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status !== 'False' || scheduled.reason !== 'Unschedulable') return undefined;
+  return scheduled.message ?? '';
+}
+
+/** Whether the scheduler turned a node down for a taint (its message no longer says which). */
+export function mentionsTaints(schedulerMessage: string): boolean {
+  return schedulerMessage.includes('untolerated taint');
+}
+
+const MAX_TAINTS_NAMED = 3;
 
 function imagePullFailure(pod: V1Pod): Blocker | undefined {
   const c = containersOf(pod).find((s) => IMAGE_PULL_REASONS.has(s.state?.waiting?.reason ?? ''));
@@ -226,13 +252,16 @@ function podName(pod: V1Pod): string {
 }
 
 /**
- * The scheduler's message without its preemption half ("preemption: 0/3 nodes
- * are available: 3 Preemption is not helpful for scheduling."), which repeats
- * the count and says nothing about the pod.
+ * The scheduler's first sentence, "0/3 nodes are available: 3 node(s) didn't
+ * match Pod's node affinity/selector", without what its other phases append
+ * ("no new claims to deallocate, preemption: 0/3 nodes are available: 3
+ * Preemption is not helpful for scheduling."), which says nothing about the pod.
  */
 export function schedulerSummary(message: string): string {
-  const cut = message.indexOf(' preemption:');
-  return oneLine(cut >= 0 ? message.slice(0, cut) : message).replace(/\.$/, '');
+  const text = oneLine(message);
+  const sentence = /^\d+\/\d+ nodes are available: /.test(text) ? text.indexOf('. ') : -1;
+  const cut = sentence >= 0 ? sentence : text.indexOf(' preemption:');
+  return (cut >= 0 ? text.slice(0, cut) : text).replace(/[.,]$/, '');
 }
 
 function oneLine(text: string): string {
@@ -242,4 +271,32 @@ function oneLine(text: string): string {
 function boundMessage(message: string): string {
   if (message.length <= MAX_EXPLANATION_LENGTH) return message;
   return `${message.slice(0, MAX_EXPLANATION_LENGTH - 3)}...`;
+}
+
+/**
+ * The taints of `nodes` that `tolerations` do not tolerate and that keep pods
+ * off (NoSchedule, NoExecute), as `key=value:Effect`, sorted and distinct. The
+ * matching rules are the scheduler's (v1.Toleration.ToleratesTaint).
+ */
+export function untoleratedTaintsOf(
+  nodes: readonly V1Node[],
+  tolerations: readonly V1Toleration[],
+): string[] {
+  const found = new Set<string>();
+  for (const node of nodes) {
+    for (const taint of node.spec?.taints ?? []) {
+      if (taint.effect === 'PreferNoSchedule') continue;
+      if (tolerations.some((t) => tolerates(t, taint))) continue;
+      found.add(`${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`);
+    }
+  }
+  return [...found].sort();
+}
+
+function tolerates(t: V1Toleration, taint: V1Taint): boolean {
+  if (t.effect && t.effect !== taint.effect) return false;
+  if (t.key && t.key !== taint.key) return false;
+  if (t.operator === 'Exists') return true;
+  // Equal is the default operator; an empty key only goes with Exists.
+  return Boolean(t.key) && (t.value ?? '') === (taint.value ?? '');
 }

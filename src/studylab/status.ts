@@ -60,6 +60,8 @@ export interface Observed {
   pods?: readonly V1Pod[];
   /** The claim's last Warning Event, read only while the claim is Pending. */
   claimWarning?: ClaimWarning;
+  /** Taints the pods' nodes have and the pods do not tolerate, read only while the scheduler cites taints. */
+  untoleratedTaints?: readonly string[];
 }
 
 export interface StatusOptions {
@@ -214,6 +216,7 @@ function childVerdicts(lab: StudyLab, observed: Observed, now: Date): Verdict[] 
       ...(lab.spec.storage && observed.pvc && { claim: observed.pvc }),
       pods: lab.spec.app ? (observed.pods ?? []) : [],
       ...(observed.claimWarning && { claimWarning: observed.claimWarning }),
+      ...(observed.untoleratedTaints && { untoleratedTaints: observed.untoleratedTaints }),
       now,
     });
     verdicts.push({
