@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { V1Deployment, V1Node, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
-import type { StudyLab, StudyLabSpec, StudyLabStatus } from '../../src/api/v1alpha1/index.js';
+import type { StudyLabSpec, StudyLabStatus } from '../../src/api/v1alpha1/index.js';
 import { blockerEvent } from '../../src/studylab/blockers.js';
 import { lastClaimWarning } from '../../src/studylab/claim-events.js';
 import { Reason } from '../../src/studylab/conditions.js';
@@ -408,9 +408,9 @@ describe('the claim warning', function () {
   it('reads the newest Warning Event of this very claim, once, with a field selector', async function () {
     const calls: unknown[] = [];
     const client = {
-      list: async (_t: unknown, opts: unknown) => {
+      list: (_t: unknown, opts: unknown) => {
         calls.push(opts);
-        return {
+        return Promise.resolve({
           resourceVersion: '1',
           items: [
             { reason: 'Old', message: 'old', lastTimestamp: '2026-03-01T11:00:00Z' },
@@ -421,7 +421,7 @@ describe('the claim warning', function () {
             },
             { reason: 'Micro', message: 'older', eventTime: '2026-03-01T11:58:59.999999Z' },
           ],
-        };
+        });
       },
     };
     const warning = await lastClaimWarning(client as never, claim('Pending'));
