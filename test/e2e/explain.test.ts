@@ -8,9 +8,10 @@
  * the tainted node these tests add carry names of their own, and are taken
  * away again whatever the outcome.
  *
- * Image pull failures and crash loops need a kubelet; kwok's default stages
- * make every scheduled pod Running and Ready, so those two reasons are covered
- * by unit tests on recorded pod objects (test/unit/explain.test.ts).
+ * Image pull failures and crash loops need a kubelet: the plane's kwok plays
+ * them for two images of its own (hack/testenv/kwok-stages.yaml), so those
+ * tests run on the local plane only; unit tests on recorded pod objects
+ * (test/unit/explain.test.ts) cover the kubelet's real shapes.
  *
  * STUDYLAB_CAPTURE_DIR, when set, receives each `kubectl get slab -o wide` output.
  */
@@ -26,7 +27,7 @@ import {
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { StudyLab, StudyLabSpec } from '../../src/api/v1alpha1/index.js';
-import { FAKE_NODE_ANNOTATION } from '../../src/testenv/index.js';
+import { FAKE_NODE_ANNOTATION, KWOK_CRASHES_IMAGE, KWOK_PULL_FAILS_IMAGE } from '../../src/testenv/index.js';
 import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
 import { installOperatorPrerequisites, kubectl } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
@@ -266,6 +267,38 @@ describe('Status that explains (e2e)', function () {
       const warned = await warningEvents('nostorage');
       expect(warned.map((e) => e.reason)).to.include('ClaimPending');
       expect(warned.find((e) => e.reason === 'ClaimPending')?.note).to.include('not found');
+    });
+  });
+
+  describe('what a kubelet reports (kwok stages of the local plane)', function () {
+    before(function () {
+      // Another cluster's kubelets would really pull these names: only the local plane's kwok plays them.
+      if (!c.local) this.skip();
+    });
+
+    it('names the image that cannot be pulled', async function () {
+      apply('badimage', { app: { image: KWOK_PULL_FAILS_IMAGE, ports: PORTS } });
+      const lab = await waitForReason('badimage', 'ImagePullFailed');
+      expect(lab.status?.phase).to.equal('Progressing');
+      expect(ready(lab)?.message).to.match(
+        new RegExp(`^pod badimage-\\S+: container app cannot pull image "${KWOK_PULL_FAILS_IMAGE}"`),
+      );
+      wide('badimage', 'ImagePullFailed', 'image-pull-failed');
+      await eventually(async () => {
+        expect((await warningEvents('badimage')).map((e) => e.reason)).to.include('ImagePullFailed');
+      });
+      // Fixing the image rolls out a pod that starts.
+      apply('badimage', { app: { image: IMAGE, ports: PORTS } });
+      await waitForPhase('badimage', 'Ready');
+    });
+
+    it('gives the last exit code of a container that keeps crashing', async function () {
+      apply('crashing', { app: { image: KWOK_CRASHES_IMAGE, ports: PORTS } });
+      const lab = await waitForReason('crashing', 'CrashLoopBackOff');
+      expect(ready(lab)?.message).to.match(
+        /^pod crashing-\S+: container app keeps crashing: last exit code 1 \(Error\)$/,
+      );
+      wide('crashing', 'CrashLoopBackOff', 'crash-loop');
     });
   });
 });
