@@ -46,6 +46,8 @@ export const KWOK_STAGES_FILE = join(REPO_ROOT, 'hack', 'testenv', 'kwok-stages.
 export const KWOK_PULL_FAILS_IMAGE = 'studylab.invalid/pull-fails:1';
 /** On the local plane, a pod with this image crashes in a loop (CrashLoopBackOff, last exit code 1). */
 export const KWOK_CRASHES_IMAGE = 'studylab.invalid/crashes:1';
+/** On the local plane, a pod with this image runs but never becomes ready (a readiness probe that keeps failing). */
+export const KWOK_NEVER_READY_IMAGE = 'studylab.invalid/never-ready:1';
 const SERVICE_CIDR = '10.96.0.0/16';
 const SERVICE_IP = '10.96.0.1';
 const POD_CIDR = '10.244.0.1/16';

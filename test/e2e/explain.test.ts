@@ -19,6 +19,7 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   EventsV1Api,
@@ -27,7 +28,12 @@ import {
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { StudyLab, StudyLabSpec } from '../../src/api/v1alpha1/index.js';
-import { FAKE_NODE_ANNOTATION, KWOK_CRASHES_IMAGE, KWOK_PULL_FAILS_IMAGE } from '../../src/testenv/index.js';
+import {
+  FAKE_NODE_ANNOTATION,
+  KWOK_CRASHES_IMAGE,
+  KWOK_NEVER_READY_IMAGE,
+  KWOK_PULL_FAILS_IMAGE,
+} from '../../src/testenv/index.js';
 import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
 import { installOperatorPrerequisites, kubectl } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
@@ -47,6 +53,7 @@ describe('Status that explains (e2e)', function () {
   let ns: string;
   let operator: OperatorProcess;
   let core: CoreV1Api;
+  let apps: AppsV1Api;
   let custom: CustomObjectsApi;
   let events: EventsV1Api;
   const suffix = Math.random().toString(36).slice(2, 7);
@@ -56,6 +63,7 @@ describe('Status that explains (e2e)', function () {
     const { kubeconfig } = await installOperatorPrerequisites();
     ns = await testNamespace('explain');
     core = c.kubeConfig.makeApiClient(CoreV1Api);
+    apps = c.kubeConfig.makeApiClient(AppsV1Api);
     custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
     events = c.kubeConfig.makeApiClient(EventsV1Api);
     operator = await startOperator({ kubeconfig });
@@ -299,6 +307,40 @@ describe('Status that explains (e2e)', function () {
         /^pod crashing-\S+: container app keeps crashing: last exit code 1 \(Error\)$/,
       );
       wide('crashing', 'CrashLoopBackOff', 'crash-loop');
+    });
+
+    it('says a readiness probe does not pass, once its grace is over', async function () {
+      // Grace: 0 s initial delay + 1 s period x 1 failure.
+      const probe = { httpGet: { path: '/', port: 'http' }, periodSeconds: 1, failureThreshold: 1 };
+      apply('unready', {
+        app: { image: KWOK_NEVER_READY_IMAGE, ports: PORTS, probes: { readiness: probe } },
+      });
+      const lab = await waitForReason('unready', 'ReadinessFailing');
+      expect(ready(lab)?.message).to.match(
+        /^pod unready-\S+: container app is running but not ready: its readiness probe does not pass$/,
+      );
+      wide('unready', 'ReadinessFailing', 'readiness-failing');
+    });
+
+    it('reports a rollout past its deadline when nothing else explains it', async function () {
+      // Without a readiness probe the operator blames no probe; a deadline of 1 s, set by someone else
+      // (the operator does not manage the field), runs out at once.
+      apply('stalled', { app: { image: KWOK_NEVER_READY_IMAGE, ports: PORTS } });
+      await eventually(async () => {
+        await apps.patchNamespacedDeployment(
+          {
+            namespace: ns,
+            name: 'stalled',
+            body: { spec: { progressDeadlineSeconds: 1 } },
+            fieldManager: 'e2e-user',
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+      });
+      const lab = await waitForReason('stalled', 'ProgressDeadlineExceeded');
+      expect(lab.status?.phase).to.equal('Degraded');
+      expect(ready(lab)?.message).to.match(/^the rollout exceeded its progress deadline: /);
+      wide('stalled', 'ProgressDeadlineExceeded', 'progress-deadline-exceeded');
     });
   });
 });
