@@ -137,9 +137,12 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     const podNamespace = process.env.POD_NAMESPACE;
+    const podName = process.env.POD_NAME ?? hostname();
     const manager = new Manager({
       kubeConfig: loadKubeConfig(flags.kubeconfig),
       logger,
+      // Names the replica, so the API server's audit log tells which one of several wrote what.
+      userAgent: `studylab-operator (${podName})`,
       metricsBindAddress: flags['metrics-bind-address'],
       healthProbeBindAddress: flags['health-probe-bind-address'],
       namespace: flags.namespace || undefined,
@@ -150,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
         ? {
             namespace: flags['leader-election-namespace'] || podNamespace || 'default',
             name: flags['leader-election-id'],
-            identity: `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`,
+            identity: `${podName}_${randomBytes(4).toString('hex')}`,
             leaseDurationMs: positiveNumber(flags, 'lease-duration') * 1000,
             renewDeadlineMs: positiveNumber(flags, 'renew-deadline') * 1000,
             retryPeriodMs: positiveNumber(flags, 'retry-period') * 1000,
@@ -172,7 +175,9 @@ export async function main(argv: string[]): Promise<number> {
     logger.info('stopped');
     return 0;
   } catch (err) {
-    // Losing the lease means another replica may already act: exit at once so nothing acts twice.
+    // Losing the lease means another replica may act soon: the manager has already aborted every
+    // reconcile and its client sends nothing more; exiting now (non-zero) lets Kubernetes restart us
+    // as a fresh candidate, as controller-runtime does.
     const msg = err instanceof LeaderElectionLostError ? 'leader election lost' : 'operator failed';
     logger.error(msg, errorFields(err));
     return 1;

@@ -1,6 +1,8 @@
 /** The REST client: JSON over node:https with a keep-alive agent, every request counted and timed. */
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from './metrics.js';
@@ -92,11 +94,18 @@ export interface ClientOptions {
   readonly userAgent?: string;
   /** Timeout of one non-watch request, whole body included. @default CLIENT_DEFAULTS.timeoutMs */
   readonly timeoutMs?: number;
+  /**
+   * Asked synchronously right before each request is written to a socket; a request it refuses
+   * (by throwing) is never sent. The manager uses it to stop every request of a leader whose renew
+   * deadline has passed: a timer that fires late cannot open a window for one more write.
+   * @default none
+   */
+  readonly fence?: () => void;
 }
 
 export const CLIENT_DEFAULTS = { userAgent: 'node-controller-runtime', timeoutMs: 30_000 } as const;
 
-export interface ListOptions {
+export interface ListOptions extends CallOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
@@ -104,8 +113,6 @@ export interface ListOptions {
   continue?: string;
   /** '0' lets the API server answer from its watch cache. */
   resourceVersion?: string;
-  /** Aborts the request (rejects with the signal's reason). */
-  signal?: AbortSignal;
 }
 
 export interface WatchOptions {
@@ -120,7 +127,12 @@ export interface WatchOptions {
   signal: AbortSignal;
 }
 
-export interface ApplyOptions {
+/** What every call but watch accepts: an AbortSignal that ends the request (it rejects with the signal's reason). */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface ApplyOptions extends CallOptions {
   fieldManager: string;
   /** Take ownership of fields another manager owns instead of failing with 409 Conflict. */
   force?: boolean;
@@ -129,6 +141,51 @@ export interface ApplyOptions {
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic';
+
+export interface PatchOptions extends CallOptions {
+  type: PatchType;
+  fieldManager?: string;
+  subresource?: 'status';
+}
+
+export interface DeleteOptions extends CallOptions {
+  propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+  /** Delete only the object with this uid (and resourceVersion): never a newer one of the same name. */
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+/**
+ * The calls a reconciler makes, each with an AbortSignal; reads of watched kinds come from caches,
+ * so `get` is for what is not cached. `Client` implements it against the API server; a test can
+ * implement it in memory.
+ */
+export interface ObjectClient {
+  get<T extends KubeObject>(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts?: CallOptions,
+  ): Promise<T | undefined>;
+  apply<T extends KubeObject>(t: ResourceType, obj: T, opts: ApplyOptions): Promise<T>;
+  create<T extends KubeObject>(
+    t: ResourceType,
+    obj: T,
+    opts?: CallOptions & { fieldManager?: string; dryRun?: boolean },
+  ): Promise<T>;
+  patch<T extends KubeObject>(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    opts: PatchOptions,
+  ): Promise<T>;
+  delete(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts?: DeleteOptions,
+  ): Promise<boolean>;
+}
 
 const PATCH_CONTENT_TYPES: Record<PatchType | 'apply', string> = {
   merge: 'application/merge-patch+json',
@@ -164,6 +221,55 @@ function traceRequest(trace: ReconcileTrace, spec: RequestSpec, code: string, ms
   });
 }
 
+/**
+ * An HTTPS agent whose connections can be reset (TCP RST) instead of closed. A request we abandon
+ * (aborted, or sent by a leader that lost its Lease) must never reach the server later. A normal
+ * close (FIN) does not ensure that: the kernel goes on delivering what it has not sent yet, for as
+ * long as a partition lasts, and the server acts on it once the partition heals. A reset drops it.
+ * Node resets only a plain TCP socket, so for TLS the agent opens the TCP socket itself and keeps it.
+ */
+class ResettableAgent extends https.Agent {
+  /** Every connection not closed yet, TLS socket -> the TCP socket under it. */
+  private readonly live = new Map<Duplex, net.Socket>();
+
+  override createConnection(
+    options: https.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const tcp = net.connect({ host: options.host ?? undefined, port: Number(options.port) });
+    const tls = super.createConnection({ ...options, socket: tcp } as https.RequestOptions, callback);
+    if (tls) {
+      this.live.set(tls, tcp);
+      tcp.once('close', () => this.live.delete(tls));
+    }
+    return tls;
+  }
+
+  /** The TCP socket under `socket`, for a reset. */
+  tcpOf(socket: Duplex): net.Socket | undefined {
+    return this.live.get(socket);
+  }
+
+  /**
+   * Every connection this agent opened and that is not closed yet, busy, idle or between the two:
+   * the agent's own lists (sockets, freeSockets) miss a socket while it changes hands.
+   */
+  connections(): Duplex[] {
+    return [...this.live.keys()];
+  }
+}
+
+/** Resets (RST) the TCP connection under `socket`, or destroys it where a reset is not possible. */
+function resetSocket(agent: http.Agent, socket: Duplex): void {
+  const tcp = agent instanceof ResettableAgent ? agent.tcpOf(socket) : socket;
+  try {
+    if (tcp instanceof net.Socket && !tcp.destroyed) tcp.resetAndDestroy();
+  } catch {
+    // Not connected yet (no TCP handle): nothing was sent on it, so a plain destroy is as good.
+  }
+  socket.destroy();
+}
+
 /** Where and how to connect, resolved from the KubeConfig. */
 interface Connection {
   server: URL;
@@ -196,11 +302,12 @@ const CREDENTIALS_TTL_MS = 10_000;
  * Requests are not retried here: the caller (a work queue, an informer) owns
  * retries and backoff.
  */
-export class Client {
+export class Client implements ObjectClient {
   private readonly kubeConfig: KubeConfig;
   private readonly metrics: Metrics | undefined;
   private readonly userAgent: string;
   private readonly timeoutMs: number;
+  private readonly fence: (() => void) | undefined;
   private connecting: Promise<Connection> | undefined;
   /** Set once connect() has resolved; used to label metrics. */
   private connection: Connection | undefined;
@@ -212,6 +319,7 @@ export class Client {
     this.metrics = options.metrics;
     this.userAgent = options.userAgent ?? CLIENT_DEFAULTS.userAgent;
     this.timeoutMs = options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs;
+    this.fence = options.fence;
   }
 
   /** The object, or undefined when it does not exist. */
@@ -219,12 +327,14 @@ export class Client {
     t: ResourceType,
     namespace: string | undefined,
     name: string,
+    opts: CallOptions = {},
   ): Promise<T | undefined> {
     try {
       return (await this.request({
         method: 'GET',
         kind: t.kind,
         path: resourcePath(t, namespaceOf(t, namespace), name),
+        signal: opts.signal,
       })) as T;
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -245,7 +355,7 @@ export class Client {
         continue: opts.continue,
         resourceVersion: opts.resourceVersion,
       },
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      signal: opts.signal,
     })) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
     // A list's items carry no TypeMeta; watch events do. Make both look the same.
     const typeMeta = { apiVersion: apiVersionOf(t), kind: t.kind };
@@ -317,13 +427,14 @@ export class Client {
       },
       body,
       contentType: PATCH_CONTENT_TYPES.apply,
+      signal: opts.signal,
     })) as T;
   }
 
   async create<T extends KubeObject>(
     t: ResourceType,
     obj: T,
-    opts: { fieldManager?: string; dryRun?: boolean } = {},
+    opts: CallOptions & { fieldManager?: string; dryRun?: boolean } = {},
   ): Promise<T> {
     const namespace = t.namespaced ? obj.metadata?.namespace : undefined;
     if (t.namespaced && !namespace) throw new TypeError(`create ${t.kind}: metadata.namespace is required`);
@@ -333,6 +444,7 @@ export class Client {
       path: resourcePath(t, namespace),
       query: { fieldManager: opts.fieldManager, dryRun: dryRun(opts.dryRun) },
       body: { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(t), kind: obj.kind ?? t.kind },
+      signal: opts.signal,
     })) as T;
   }
 
@@ -340,7 +452,7 @@ export class Client {
   async replace<T extends KubeObject>(
     t: ResourceType,
     obj: T,
-    opts: { fieldManager?: string; subresource?: 'status' } = {},
+    opts: CallOptions & { fieldManager?: string; subresource?: 'status' } = {},
   ): Promise<T> {
     const { namespace, name } = nameOf(t, obj);
     return (await this.request({
@@ -349,6 +461,7 @@ export class Client {
       path: resourcePath(t, namespace, name, opts.subresource),
       query: { fieldManager: opts.fieldManager },
       body: { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(t), kind: obj.kind ?? t.kind },
+      signal: opts.signal,
     })) as T;
   }
 
@@ -357,7 +470,7 @@ export class Client {
     namespace: string | undefined,
     name: string,
     patch: unknown,
-    opts: { type: PatchType; fieldManager?: string; subresource?: 'status' },
+    opts: PatchOptions,
   ): Promise<T> {
     return (await this.request({
       method: 'PATCH',
@@ -366,6 +479,7 @@ export class Client {
       query: { fieldManager: opts.fieldManager },
       body: patch,
       contentType: PATCH_CONTENT_TYPES[opts.type],
+      signal: opts.signal,
     })) as T;
   }
 
@@ -374,17 +488,16 @@ export class Client {
     t: ResourceType,
     namespace: string | undefined,
     name: string,
-    opts: {
-      propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
-      preconditions?: { uid?: string; resourceVersion?: string };
-    } = {},
+    opts: DeleteOptions = {},
   ): Promise<boolean> {
+    const { signal, ...deleteOptions } = opts;
     try {
       await this.request({
         method: 'DELETE',
         kind: t.kind,
         path: resourcePath(t, namespaceOf(t, namespace), name),
-        body: { apiVersion: 'v1', kind: 'DeleteOptions', ...opts },
+        body: { apiVersion: 'v1', kind: 'DeleteOptions', ...deleteOptions },
+        signal,
       });
       return true;
     } catch (err) {
@@ -452,6 +565,11 @@ export class Client {
       headers['Content-Length'] = Buffer.byteLength(payload);
     }
 
+    // Checked after the awaits above and in the same tick as the write below: an aborted call, or one
+    // the fence refuses, never reaches a socket.
+    if (spec.signal?.aborted) throw abortReason(spec.signal);
+    this.fence?.();
+
     const started = performance.now();
     const host = url.host;
     return new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -462,7 +580,8 @@ export class Client {
         ...(credentials.auth ? { auth: credentials.auth } : {}),
       });
       const onAbort = (): void => {
-        // Destroying the request closes the socket: a half-read stream must never go back to the pool.
+        // Reset, not closed: the request must neither reach the server late nor go back to the pool.
+        if (req.socket) resetSocket(connection.agent, req.socket);
         if (spec.signal) req.destroy(abortReason(spec.signal));
       };
       const signal = spec.signal;
@@ -498,6 +617,21 @@ export class Client {
       });
       req.end(payload);
     });
+  }
+
+  /**
+   * Resets (TCP RST) every connection, busy or idle, so nothing already written is delivered later.
+   * For a leader that lost its Lease: see ResettableAgent. Later requests open new connections.
+   */
+  resetConnections(): number {
+    const agent = this.connection?.agent;
+    if (!agent) return 0;
+    const sockets =
+      agent instanceof ResettableAgent
+        ? agent.connections()
+        : [agent.sockets, agent.freeSockets].flatMap((group) => Object.values(group).flatMap((s) => s ?? []));
+    for (const socket of sockets) resetSocket(agent, socket);
+    return sockets.length;
   }
 
   /** The bearer token (or basic auth, or impersonation header), reused for CREDENTIALS_TTL_MS. */
@@ -545,7 +679,7 @@ export class Client {
     } else if (server.protocol === 'http:') {
       agent = new http.Agent({ keepAlive: true });
     } else {
-      agent = new https.Agent({
+      agent = new ResettableAgent({
         keepAlive: true,
         ...(tls.ca ? { ca: tls.ca } : {}),
         ...(tls.cert ? { cert: tls.cert } : {}),

@@ -77,7 +77,12 @@ export interface EventV1 extends KubeObject {
 
 type WriteResult = 'created' | 'patched' | 'rate_limited' | 'failed';
 
-export class EventRecorder {
+/** What a reconciler needs of an EventRecorder: one call, which never throws and never waits. */
+export interface EventSink {
+  event(regarding: KubeObject, type: EventType, reason: string, action: string, note: string): void;
+}
+
+export class EventRecorder implements EventSink {
   private readonly reportingController: string;
   private readonly reportingInstance: string;
   private readonly window: number;
@@ -87,6 +92,7 @@ export class EventRecorder {
   private readonly series: LruMap<string, EventSeries>;
   private readonly limiter: PerKeyTokenBucket;
   private readonly inFlight = new Set<Promise<void>>();
+  private discarded = false;
 
   constructor(
     private readonly client: Client,
@@ -119,6 +125,7 @@ export class EventRecorder {
    * asynchronous. `note` is a human-readable message, truncated to 1 KiB.
    */
   event(regarding: KubeObject, type: EventType, reason: string, action: string, note: string): void {
+    if (this.discarded) return;
     try {
       const now = this.clock.now();
       const ref = referenceTo(regarding);
@@ -142,6 +149,14 @@ export class EventRecorder {
     }
   }
 
+  /**
+   * From now on records nothing and writes nothing more, not even what is pending: for a leader that
+   * lost its Lease, whose writes could land after the next leader's.
+   */
+  discard(): void {
+    this.discarded = true;
+  }
+
   /** Resolves once every write started so far (and the occurrences merged into it) has finished. */
   async flush(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
@@ -158,7 +173,7 @@ export class EventRecorder {
 
   /** Writes until the API server has the latest count; occurrences arriving meanwhile are picked up. */
   private async writeUntilCurrent(series: EventSeries): Promise<void> {
-    while (series.written < series.count) {
+    while (series.written < series.count && !this.discarded) {
       const count = series.count;
       try {
         if (series.eventName) {

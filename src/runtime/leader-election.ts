@@ -9,13 +9,17 @@
  *   onStartedLeading) before any other candidate may consider the Lease expired (`leaseDurationMs`).
  * - On a graceful stop the Lease is released (empty holder, 1 s duration), so a standby takes over
  *   at its next retry instead of waiting for the Lease to expire.
+ * - `mayAct()` turns false the moment the renew deadline passes, judged when it is asked, not when a
+ *   timer gets round to it. A client whose fence asks it (see Manager) sends nothing after that
+ *   moment, so a leader cut off from renewing stops writing before anyone may take its place.
  *
  * Assumptions: clocks on all candidates run at about the same *rate*. They need not agree on the time:
  * expiry is judged against when this process last saw the Lease record change (observedTime, local
  * clock), never against the renewTime another process wrote.
  *
- * Caveats: this is a lease, not a fence. A leader paused longer than the Lease (a long GC, a stopped
- * VM) may act once more after it resumes and before it notices; reconcilers must stay idempotent.
+ * Caveats: the fence is in this process, not in the API server. A request sent before the deadline
+ * but delayed in the network for longer than leaseDuration - renewDeadline may still land after a
+ * new leader started; reconcilers must stay idempotent.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -96,6 +100,10 @@ export class LeaderElector {
   private observedTime = 0;
   private reportedLeader = '';
   private leading = false;
+  /** Set once this process has held the Lease: from then on it may act only until `actUntil`. */
+  private everLed = false;
+  /** Clock time until which this leader may send: the last successful renew's start + renewDeadline. */
+  private actUntil = 0;
 
   constructor(
     private readonly client: Client,
@@ -133,6 +141,14 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /**
+   * Whether this process may still send requests: always before it ever led (a candidate reads and
+   * campaigns), and after that only until its renew deadline. Once false it stays false.
+   */
+  mayAct(): boolean {
+    return !this.everLed || this.clock.now() < this.actUntil;
+  }
+
   /** The holder this process last saw on the Lease ('' before it read one). */
   get leader(): string {
     return this.reportedLeader;
@@ -153,6 +169,8 @@ export class LeaderElector {
     if (acquiredAt === undefined) return;
 
     const leader = new AbortController();
+    this.everLed = true;
+    this.actUntil = acquiredAt + this.options.renewDeadlineMs;
     this.setLeading(true);
     try {
       callbacks.onStartedLeading(leader.signal);
@@ -164,6 +182,7 @@ export class LeaderElector {
     this.setLeading(false);
     leader.abort(new LeaderElectionLostError('leadership ended'));
     if (this.options.releaseOnCancel && signal.aborted) await this.release();
+    this.actUntil = 0;
     try {
       callbacks.onStoppedLeading();
     } catch (err) {
@@ -206,6 +225,7 @@ export class LeaderElector {
       this.reportTransition(callbacks);
       if (ok) {
         lastRenewStart = start;
+        this.actUntil = start + renewDeadlineMs;
       } else if (this.clock.now() >= deadline) {
         this.log.error('Failed to renew leader lease within the renew deadline; stopping', {
           renewDeadlineMs,

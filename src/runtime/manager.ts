@@ -7,9 +7,13 @@
  *   shutdown: (signal aborts) controllers stop taking keys and drain in-flight reconciles
  *             -> events flushed -> Lease released -> informers stopped -> servers closed
  *
- * If leadership is lost, the controllers are stopped at once and start() rejects with a
- * LeaderElectionLostError: the process should exit non-zero and let its restart campaign afresh,
- * rather than run on with caches and state it can no longer trust.
+ * If leadership is lost, start() rejects at once with a LeaderElectionLostError, without draining:
+ * every reconcile in flight is aborted (its signal aborts, and with it each request it has open),
+ * pending Events are dropped, every connection is reset so nothing already written can land later,
+ * and the client's fence refuses any request from the renew deadline on.
+ * The process should exit non-zero and let its restart campaign afresh, as controller-runtime does.
+ * A controller that fails while this process leads ends start() the same way (after releasing the
+ * Lease), so a replica never goes on renewing a Lease with nothing running.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AddressInfo } from 'node:net';
@@ -92,6 +96,8 @@ export class Manager {
   private readonly probes: HttpEndpoint;
   private readonly metricsEndpoint: HttpEndpoint;
   private elector: LeaderElector | undefined;
+  /** Set when the Lease was lost: nothing more is written, not even pending Events. */
+  private lost = false;
   private synced = false;
   private started = false;
 
@@ -102,6 +108,13 @@ export class Manager {
     this.client = new Client(options.kubeConfig, {
       metrics: this.metrics,
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+      fence: () => {
+        if (this.elector && !this.elector.mayAct()) {
+          throw new LeaderElectionLostError(
+            `no request after the renew deadline of Lease ${this.elector.lease}`,
+          );
+        }
+      },
     });
     this.tracer = options.trace ? new Tracer(this.logger, options.trace) : Tracer.off;
     this.informers = new InformerFactory(this.client, {
@@ -240,7 +253,8 @@ export class Manager {
         await this.runControllers(signal);
       }
     } finally {
-      await this.flushEvents();
+      if (this.lost) this.discardEvents();
+      else await this.flushEvents();
       informersStop.abort();
       await Promise.all([this.probes.close(), this.metricsEndpoint.close()]);
       this.synced = false;
@@ -261,25 +275,33 @@ export class Manager {
   }
 
   /**
-   * Campaigns for the Lease and runs the controllers while leading. The Lease is released only after
-   * the controllers have drained, so the next leader never overlaps with our in-flight reconciles.
+   * Campaigns for the Lease and runs the controllers while leading. On a graceful stop the Lease is
+   * released only after the controllers have drained, so the next leader never overlaps with our
+   * in-flight reconciles. On a lost Lease nothing is awaited: see the class comment.
    */
   private async runAsLeader(options: LeaderElectionOptions, signal: AbortSignal): Promise<void> {
     const elector = new LeaderElector(this.client, options, { logger: this.logger, metrics: this.metrics });
     this.elector = elector;
     const election = new AbortController();
     let controllersDone: Promise<void> = Promise.resolve();
+    let failure: { error: unknown } | undefined;
     const campaign = elector.run(election.signal, {
       onStartedLeading: (leaderSignal) => {
         controllersDone = this.runControllers(AbortSignal.any([signal, leaderSignal]));
-        // Awaited below; this only keeps an early failure from counting as an unhandled rejection.
-        controllersDone.catch(() => undefined);
+        controllersDone.catch((error: unknown) => {
+          // Stop campaigning (which releases the Lease) rather than lead with nothing running.
+          if (!signal.aborted && !leaderSignal.aborted) {
+            failure = { error };
+            election.abort();
+          }
+        });
       },
       onStoppedLeading: () => this.logger.info('Stopped leading'),
       onNewLeader: (id) => this.logger.info('Leader is', { leader: id, self: id === elector.identity }),
     });
 
     await Promise.race([campaign, aborted(signal)]);
+    if (failure) throw failure.error;
     if (signal.aborted) {
       await controllersDone;
       // The last reconciles' Events are writes too: finish them while the Lease is still ours, or they would
@@ -289,8 +311,11 @@ export class Manager {
       await campaign;
       return;
     }
-    // The campaign ended although nobody asked it to: the Lease could not be renewed.
-    await controllersDone;
+    // The campaign ended although nobody asked it to: the Lease could not be renewed. The controllers
+    // were aborted with the leader signal; their in-flight calls end with it, unawaited.
+    this.lost = true;
+    const reset = this.client.resetConnections();
+    this.logger.error('Lost the Lease: every reconcile aborted, connections reset', { connections: reset });
     throw new LeaderElectionLostError(`leader election lost: Lease ${options.namespace}/${options.name}`);
   }
 
@@ -298,12 +323,34 @@ export class Manager {
     await Promise.all([...this.recorders.values()].map((r) => r.flush()));
   }
 
-  /** Starts every controller and resolves once all have stopped (after `signal` aborts). */
+  private discardEvents(): void {
+    for (const r of this.recorders.values()) r.discard();
+  }
+
+  /**
+   * Starts every controller and resolves once all have stopped (after `signal` aborts). The first one
+   * that fails stops the others, and its error is thrown once they have.
+   */
   private async runControllers(signal: AbortSignal): Promise<void> {
-    const results = await Promise.allSettled(this.controllers.map((c) => c.start(signal)));
-    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    for (const f of failures) this.logger.error('Controller failed', errorFields(f.reason));
-    if (failures[0]) throw failures[0].reason;
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const results = await Promise.allSettled(
+        this.controllers.map((c) =>
+          c.start(stop.signal).catch((err: unknown) => {
+            this.logger.error('Controller failed', { controller: c.name, ...errorFields(err) });
+            stop.abort(err);
+            throw err;
+          }),
+        ),
+      );
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) throw failure.reason;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 }
 

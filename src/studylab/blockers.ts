@@ -39,7 +39,8 @@ export const TAINT_RECHECK_MS = 15_000;
 export interface BlockerSources {
   /** The pods cache (indexed by POD_LAB_INDEX); without it the lab's pods are taken as unknown (none). */
   readonly pods?: StoreReader;
-  readonly client: Pick<Client, 'list'>;
+  /** For the lists below; without it (a test's fake client) the explanation goes without them. */
+  readonly lister?: Pick<Client, 'list'> | undefined;
 }
 
 /**
@@ -59,10 +60,11 @@ export async function observeBlockers(
     observed.pods = podsOfLab(sources.pods, lab);
     const readiness = readinessRecheckMs(lab, observed.pods, now);
     if (readiness !== undefined) rechecks.push(readiness);
-    if (observed.pods.some((p) => mentionsTaints(schedulerMessageOf(p) ?? ''))) {
+    const lister = sources.lister;
+    if (lister && observed.pods.some((p) => mentionsTaints(schedulerMessageOf(p) ?? ''))) {
       // The scheduler no longer names the taint: read the nodes the pods may go to, and name it ourselves.
       try {
-        observed.untoleratedTaints = await untoleratedTaints(lab, sources.client, ctx.signal);
+        observed.untoleratedTaints = await untoleratedTaints(lab, lister, ctx.signal);
       } catch (err) {
         ctx.log.info('could not read the taints of the nodes', errorFields(err));
       }
@@ -70,7 +72,7 @@ export async function observeBlockers(
     }
   }
   const claim = observed.pvc;
-  if (lab.spec.storage && claim && claimIsPending(claim)) {
+  if (lab.spec.storage && claim && claimIsPending(claim) && sources.lister) {
     const created = Date.parse(String(claim.metadata?.creationTimestamp ?? ''));
     const age = Number.isNaN(created) ? Infinity : now.getTime() - created;
     if (age < CLAIM_EVENTS_GRACE_MS) {
@@ -78,7 +80,7 @@ export async function observeBlockers(
       rechecks.push(CLAIM_EVENTS_GRACE_MS - age);
     } else {
       try {
-        const warning = await lastClaimWarning(sources.client, claim, ctx.signal);
+        const warning = await lastClaimWarning(sources.lister, claim, ctx.signal);
         if (warning) observed.claimWarning = warning;
       } catch (err) {
         ctx.log.info('could not read the Events of the pending claim', errorFields(err));

@@ -53,6 +53,8 @@ export const Reason = {
   InvalidSpec: 'InvalidSpec',
   /** The API server refused an apply; the message names the child and the error. */
   ApplyFailed: 'ApplyFailed',
+  /** An object that is not the lab's holds a child's name; the message names it and says why. Nothing is written to it. */
+  ChildConflict: 'ChildConflict',
 
   // Reconciled (storage refusals report their own StorageRefusalReason)
   /** Reconciled True: every child was applied as asked. */

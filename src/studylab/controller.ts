@@ -63,6 +63,7 @@ export function setupStudyLabController(
 ): Controller {
   const reconciler = new StudyLabReconciler({
     client: manager.client,
+    lister: manager.client,
     events: manager.eventRecorder(`studylab.io/${CONTROLLER_NAME}-controller`),
     caches: {
       labs: manager.getStore<StudyLab>(StudyLabs),

@@ -7,10 +7,25 @@
  * pure functions, writes only what differs (server-side apply under one field
  * manager), deletes children the spec no longer asks for, and writes status
  * only when it changed. A converged lab therefore costs no write at all.
+ *
+ * Guarantees:
+ * - Nothing is written to an object that is not the lab's (ownership.ts): a
+ *   taken name is reported as ChildConflict and looked at again with backoff.
+ * - A lab with a deletionTimestamp gets no write at all: no apply, no delete,
+ *   no status. The garbage collector removes its children (Retain claims
+ *   stay), and a write would only fight it.
+ * - Every request takes the reconcile's signal, so a lost Lease or a shutdown
+ *   aborts what is in flight.
+ *
+ * Caveats: the cache of labs and the caches of children are fed by separate
+ * watches. If a child's deletion by the garbage collector reaches us before
+ * the lab's deletionTimestamp does, one reconcile can still see a live lab
+ * with a missing child and re-create it; the collector then removes it again.
  */
 import type { V1Service } from '@kubernetes/client-node';
 import type { StudyLab } from '../api/v1alpha1/index.js';
 import {
+  ApiError,
   ConfigMaps,
   Deployments,
   NetworkPolicies,
@@ -20,9 +35,9 @@ import {
   isNotFound,
   objectKey,
   requestKey,
-  type Client,
-  type EventRecorder,
+  type EventSink,
   type KubeObject,
+  type ObjectClient,
   type ReconcileContext,
   type Reconciler,
   type Request,
@@ -31,7 +46,7 @@ import {
   type Store,
   type StoreReader,
 } from '../runtime/index.js';
-import { blockerEvent, observeBlockers } from './blockers.js';
+import { blockerEvent, observeBlockers, type BlockerSources } from './blockers.js';
 import {
   buildDeployment,
   buildNetworkPolicy,
@@ -39,11 +54,13 @@ import {
   buildService,
   serviceReplacementReason,
 } from './builders/index.js';
+import { Reason } from './conditions.js';
 import { FIELD_MANAGER } from './labels.js';
 import { decideApply, foreignListPaths, patchReplacing, withIntentHash } from './intent.js';
-import { computeStatus, statusChanges, statusEqual, type Observed } from './status.js';
+import { conflictOf, describeConflicts, isControlledBy, type ChildConflict } from './ownership.js';
+import { computeStatus, ownedStatus, statusChanges, statusEqual, type Observed } from './status.js';
 import { missingConfigMapReferences, referencedConfigMaps, validateLab, type Problem } from './validation.js';
-import { RepairBackoff } from './repair-backoff.js';
+import { RepairBackoff, type RepairBackoffOptions } from './repair-backoff.js';
 import { StudyLabs } from './resources.js';
 
 /** The caches the reconciler reads instead of the API server. */
@@ -58,26 +75,46 @@ export interface StudyLabCaches {
 }
 
 export interface StudyLabReconcilerDeps {
-  client: Client;
+  /** Writes, and reads of what is not cached; every call gets the reconcile's signal. */
+  client: ObjectClient;
+  /**
+   * Lists made only to explain a lab that is not Ready (a Pending claim's Events, the taints of nodes);
+   * without it the explanation goes without them.
+   */
+  lister?: BlockerSources['lister'];
   caches: StudyLabCaches;
-  events: EventRecorder;
+  events: EventSink;
   now?: () => Date;
 }
 
 /** What one reconcile pass collects on its way through the children. */
 interface Pass {
+  readonly ctx: ReconcileContext;
   /** Applies the API server refused. */
   applyErrors: Observed['applyErrors'];
+  /** Children whose name is taken by an object that is not the lab's. */
+  conflicts: ChildConflict[];
   /** Set when a drift repair was backed off: reconcile again then. */
   retryAfterMs?: number;
 }
 
+/** The outcome of looking for a child under the lab's name when the object there is not the lab's. */
+const TAKEN = Symbol('taken');
+
 /** While a referenced ConfigMap is missing nothing announces its arrival to us (we do not watch ConfigMaps), so look again. */
 const MISSING_REFERENCE_RECHECK_MS = 15_000;
+
+/**
+ * How often a lab looks again at a child name taken by an object that is not its own. Such an
+ * object is not in our label-filtered caches, so its deletion sends us no event: we poll, from 1 s
+ * up to 30 s between looks (a GET each).
+ */
+export const CONFLICT_RECHECK: RepairBackoffOptions = { baseMs: 1000, maxMs: 30_000, resetAfterMs: 60_000 };
 
 export class StudyLabReconciler implements Reconciler {
   private readonly now: () => Date;
   private readonly repairs: RepairBackoff;
+  private readonly conflictChecks: RepairBackoff;
   /**
    * The labs as the cache has them, or as our last status write returned them
    * while the cache has not seen that write. Status events do not trigger a
@@ -89,21 +126,42 @@ export class StudyLabReconciler implements Reconciler {
 
   constructor(private readonly deps: StudyLabReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.repairs = new RepairBackoff(() => this.now().getTime());
+    const clock = (): number => this.now().getTime();
+    this.repairs = new RepairBackoff(clock);
+    this.conflictChecks = new RepairBackoff(clock, CONFLICT_RECHECK);
     this.labs = new RecentWrites(deps.caches.labs);
   }
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
-    const lab = this.labs.get(requestKey(req));
-    // Deleted: owned children go with it through garbage collection; a retained claim stays, by design.
-    if (!lab) return {};
+    const key = requestKey(req);
+    const lab = this.labs.get(key);
+    if (!lab || lab.metadata.deletionTimestamp) {
+      // Gone, or going: the garbage collector removes the owned children (foreground or background) and a
+      // retained claim stays, by design. Any write now would fight it: re-create a child it just removed.
+      this.repairs.forget(key);
+      this.conflictChecks.forget(key);
+      if (lab) ctx.log.debug('lab is being deleted: nothing to do');
+      return {};
+    }
+    try {
+      return await this.reconcileLab(lab, ctx);
+    } catch (err) {
+      // The namespace is going away with the lab in it: nothing more can be created there, nor needs to be.
+      if (isNamespaceTerminating(err)) {
+        ctx.log.debug('namespace is terminating: nothing to do');
+        return {};
+      }
+      throw err;
+    }
+  }
 
+  private async reconcileLab(lab: StudyLab, ctx: ReconcileContext): Promise<Result> {
     if (lab.spec.paused) {
       await this.writeStatus(lab, this.observeChildren(lab), ctx);
       return {};
     }
 
-    const problems = [...validateLab(lab), ...(await this.checkReferences(lab))];
+    const problems = [...validateLab(lab), ...(await this.checkReferences(lab, ctx.signal))];
     if (problems.length > 0) {
       // Warn once per change, not on every resync: the condition keeps saying it meanwhile.
       if (await this.writeStatus(lab, { ...this.observeChildren(lab), problems }, ctx))
@@ -113,13 +171,13 @@ export class StudyLabReconciler implements Reconciler {
         : {};
     }
 
-    const pass: Pass = { applyErrors: [] };
-    const observed = await this.reconcileChildren(lab, ctx, pass);
-    const { caches, client } = this.deps;
+    const pass: Pass = { ctx, applyErrors: [], conflicts: [] };
+    const observed = await this.reconcileChildren(lab, pass);
+    const { caches, lister } = this.deps;
     const { recheckAfterMs } = await observeBlockers(
       lab,
       observed,
-      { pods: caches.pods, client },
+      { pods: caches.pods, lister },
       ctx,
       this.now(),
     );
@@ -133,14 +191,41 @@ export class StudyLabReconciler implements Reconciler {
     const changed = fighting ? false : await this.writeStatus(lab, observed, ctx);
     const refusal = observed.storageRefusal;
     if (changed && refusal) this.deps.events.event(lab, 'Warning', refusal.reason, 'Refuse', refusal.message);
-    if (observed.applyErrors.length > 0) {
-      // Status and an Event already say what failed; the error gets the child another try, with backoff.
-      throw new Error(
-        `apply failed: ${observed.applyErrors.map((e) => `${e.kind}: ${e.message}`).join('; ')}`,
+    if (changed && pass.conflicts.length > 0) {
+      this.deps.events.event(
+        lab,
+        'Warning',
+        Reason.ChildConflict,
+        'Apply',
+        describeConflicts(pass.conflicts),
       );
     }
-    const after = Math.min(pass.retryAfterMs ?? Infinity, recheckAfterMs ?? Infinity);
-    return after !== Infinity ? { requeueAfterMs: after } : {};
+    if (observed.applyErrors.length > 0) {
+      // Status and an Event already say what failed; the error gets the child another try, with backoff.
+      const errors = observed.applyErrors.map((e) => e.error);
+      throw new Error(
+        `apply failed: ${observed.applyErrors.map((e) => `${e.kind}: ${e.message}`).join('; ')}`,
+        { cause: errors.length === 1 ? errors[0] : new AggregateError(errors) },
+      );
+    }
+    return this.next(lab, pass, recheckAfterMs);
+  }
+
+  /**
+   * When to look again: after a backed-off repair, while a name is taken after the conflict backoff, or
+   * when something that explains the lab is due to change unannounced (observeBlockers).
+   */
+  private next(lab: StudyLab, pass: Pass, recheckAfterMs?: number): Result {
+    const key = objectKey(lab);
+    let after = minOf(pass.retryAfterMs, recheckAfterMs);
+    if (pass.conflicts.length > 0) {
+      this.conflictChecks.record(key, 'conflict');
+      const recheck = this.conflictChecks.waitMs(key, 'conflict');
+      after = Math.min(after ?? recheck, recheck);
+    } else {
+      this.conflictChecks.forget(key);
+    }
+    return after !== undefined ? { requeueAfterMs: after } : {};
   }
 
   /** The children as the cache has them, for a status written without touching them (paused, invalid). */
@@ -156,47 +241,64 @@ export class StudyLabReconciler implements Reconciler {
   }
 
   /** Storage first (the Deployment mounts it), then the workload, its Service and its NetworkPolicy. */
-  private async reconcileChildren(lab: StudyLab, ctx: ReconcileContext, pass: Pass): Promise<Observed> {
+  private async reconcileChildren(lab: StudyLab, pass: Pass): Promise<Observed> {
     const { caches } = this.deps;
-    const observed: Observed = { problems: [], applyErrors: pass.applyErrors };
+    const observed: Observed = { problems: [], applyErrors: pass.applyErrors, conflicts: pass.conflicts };
 
     if (lab.spec.storage) {
-      const existing = this.child(caches.claims, lab);
-      const { intent, refusal, inherited } = buildPersistentVolumeClaim(lab, existing);
-      observed.storageRefusal = refusal;
-      observed.pvc = await this.applyChild(
-        PersistentVolumeClaims,
-        intent,
-        existing,
-        lab,
-        ctx,
-        pass,
-        inherited,
-      );
+      const existing = await this.ownChild(PersistentVolumeClaims, caches.claims, lab, pass);
+      if (existing !== TAKEN) {
+        const { intent, refusal, inherited } = buildPersistentVolumeClaim(lab, existing);
+        observed.storageRefusal = refusal;
+        observed.pvc = await this.applyChild(PersistentVolumeClaims, intent, existing, lab, pass, inherited);
+      }
     }
 
     const deployment = lab.spec.app ? buildDeployment(lab) : undefined;
-    observed.deployment = await this.ensureChild(
-      Deployments,
-      deployment,
-      this.child(caches.deployments, lab),
-      lab,
-      ctx,
-      pass,
-    );
+    observed.deployment = await this.ensureChild(Deployments, deployment, caches.deployments, lab, pass);
 
     const service = buildService(lab);
-    const liveService = await this.replaceImmutableService(
-      lab,
-      service,
-      this.child(caches.services, lab),
-      ctx,
+    observed.service = await this.ensureChild(Services, service, caches.services, lab, pass, (live) =>
+      this.replaceImmutableService(lab, service, live, pass.ctx),
     );
-    observed.service = await this.ensureChild(Services, service, liveService, lab, ctx, pass);
 
     const policy = buildNetworkPolicy(lab);
-    await this.ensureChild(NetworkPolicies, policy, this.child(caches.networkPolicies, lab), lab, ctx, pass);
+    await this.ensureChild(NetworkPolicies, policy, caches.networkPolicies, lab, pass);
     return observed;
+  }
+
+  /**
+   * The lab's child of `type`: from the cache, or, when the cache has none, from one GET by name.
+   * The caches hold only objects with our labels, so "absent" there may be a name taken by an object
+   * someone else made; an apply would then force our fields onto it. The GET costs one read per
+   * absent child (a new lab's first reconcile) and tells the two apart. The window between that read
+   * and our apply remains: an object created in it would be taken over.
+   *
+   * Returns undefined when the name is free, TAKEN (and records the conflict) when the object there
+   * is not the lab's (ownership.ts).
+   */
+  private async ownChild(
+    type: ResourceType,
+    store: Store<KubeObject>,
+    lab: StudyLab,
+    pass: Pass,
+  ): Promise<KubeObject | undefined | typeof TAKEN> {
+    const found =
+      store.get(objectKey(lab)) ??
+      (await this.deps.client.get(type, lab.metadata.namespace, lab.metadata.name!, {
+        signal: pass.ctx.signal,
+      }));
+    if (!found) return undefined;
+    const conflict = conflictOf(found, type.kind, lab);
+    if (!conflict) return found;
+    pass.ctx.log.info("child name taken by an object that is not the lab's", {
+      kind: type.kind,
+      cause: conflict.cause,
+    });
+    if (pass.ctx.trace?.enabled)
+      pass.ctx.trace.step('diff', { kind: type.kind, apply: false, reason: 'conflict' });
+    pass.conflicts.push(conflict);
+    return TAKEN;
   }
 
   /**
@@ -213,7 +315,7 @@ export class StudyLabReconciler implements Reconciler {
     const reason = intent && serviceReplacementReason(intent, live);
     if (!reason || !live || !isControlledBy(live, lab)) return live;
     ctx.log.info('replacing Service', { reason });
-    await this.deleteChild(Services, live, lab);
+    await this.deleteChild(Services, live, lab, ctx.signal);
     this.deps.events.event(
       lab,
       'Normal',
@@ -224,19 +326,30 @@ export class StudyLabReconciler implements Reconciler {
     return undefined;
   }
 
-  /** Applies the intent when there is one; otherwise deletes the child if this lab controls it. */
+  /**
+   * Applies the intent when there is one, to the lab's own child or where the name is free (never
+   * onto a taken name); otherwise deletes the child if this lab controls it. `prepare` may replace
+   * the live child before the apply (see replaceImmutableService).
+   */
   private async ensureChild(
     type: ResourceType,
     intent: KubeObject | undefined,
-    live: KubeObject | undefined,
+    store: Store<KubeObject>,
     lab: StudyLab,
-    ctx: ReconcileContext,
     pass: Pass,
+    prepare?: (live: KubeObject | undefined) => Promise<KubeObject | undefined>,
   ): Promise<KubeObject | undefined> {
-    if (intent) return this.applyChild(type, intent, live, lab, ctx, pass);
+    const { ctx } = pass;
+    if (intent) {
+      const owned = await this.ownChild(type, store, lab, pass);
+      if (owned === TAKEN) return undefined;
+      const live = prepare ? await prepare(owned) : owned;
+      return this.applyChild(type, intent, live, lab, pass);
+    }
+    const live = this.child(store, lab);
     if (live && isControlledBy(live, lab)) {
       ctx.log.info('deleting child the spec no longer asks for', { kind: type.kind });
-      await this.deleteChild(type, live, lab);
+      await this.deleteChild(type, live, lab, ctx.signal);
       this.deps.events.event(
         lab,
         'Normal',
@@ -249,10 +362,16 @@ export class StudyLabReconciler implements Reconciler {
   }
 
   /** Deletes exactly the object we looked at: the UID precondition protects a newer object of the same name. */
-  private async deleteChild(type: ResourceType, live: KubeObject, lab: StudyLab): Promise<void> {
+  private async deleteChild(
+    type: ResourceType,
+    live: KubeObject,
+    lab: StudyLab,
+    signal: AbortSignal,
+  ): Promise<void> {
     await this.deps.client.delete(type, lab.metadata.namespace, lab.metadata.name!, {
       preconditions: { uid: live.metadata!.uid! },
       propagationPolicy: 'Background',
+      signal,
     });
   }
 
@@ -267,10 +386,11 @@ export class StudyLabReconciler implements Reconciler {
     intent: KubeObject,
     live: KubeObject | undefined,
     lab: StudyLab,
-    ctx: ReconcileContext,
     pass: Pass,
     unhashed: readonly string[] = [],
   ): Promise<KubeObject | undefined> {
+    const { ctx } = pass;
+    const labKey = objectKey(lab);
     const desired = withIntentHash(intent, unhashed);
     const decision = decideApply(desired, live);
     if (ctx.trace?.enabled) {
@@ -282,9 +402,8 @@ export class StudyLabReconciler implements Reconciler {
       });
     }
     if (!decision.apply) return live;
-    const repairKey = `${objectKey(lab)}/${type.kind}`;
     if (decision.reason === 'drift') {
-      const waitMs = this.repairs.waitMs(repairKey);
+      const waitMs = this.repairs.waitMs(labKey, type.kind);
       if (waitMs > 0) {
         // Someone keeps changing what we set: repair later, so the fight goes at our pace, not theirs.
         ctx.log.info('drift repair backed off', { kind: type.kind, drifted: decision.drifted, waitMs });
@@ -301,23 +420,21 @@ export class StudyLabReconciler implements Reconciler {
           lab.metadata.namespace,
           lab.metadata.name!,
           patchReplacing(desired, path),
-          {
-            type: 'merge',
-            fieldManager: FIELD_MANAGER,
-          },
+          { type: 'merge', fieldManager: FIELD_MANAGER, signal: ctx.signal },
         );
       }
       const applied = await this.deps.client.apply(type, desired, {
         fieldManager: FIELD_MANAGER,
         force: true,
+        signal: ctx.signal,
       });
-      if (decision.reason === 'drift') this.repairs.record(repairKey);
+      if (decision.reason === 'drift') this.repairs.record(labKey, type.kind);
       this.recordApply(lab, type, decision.reason, decision.drifted);
       return applied;
     } catch (err) {
-      if (isTransient(err)) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      pass.applyErrors.push({ kind: type.kind, message });
+      if (!isRefusal(err)) throw err;
+      const message = err.message;
+      pass.applyErrors.push({ kind: type.kind, message, error: err });
       this.deps.events.event(
         lab,
         'Warning',
@@ -358,12 +475,12 @@ export class StudyLabReconciler implements Reconciler {
    * cost more memory than these few reads). Secrets are deliberately not
    * checked: the operator has no permission to read them.
    */
-  private async checkReferences(lab: StudyLab): Promise<Problem[]> {
+  private async checkReferences(lab: StudyLab, signal: AbortSignal): Promise<Problem[]> {
     const names = referencedConfigMaps(lab);
     if (names.length === 0) return [];
     const existing = new Set<string>();
     for (const name of names) {
-      const cm = await this.deps.client.get(ConfigMaps, lab.metadata.namespace, name);
+      const cm = await this.deps.client.get(ConfigMaps, lab.metadata.namespace, name, { signal });
       if (cm) existing.add(name);
     }
     return missingConfigMapReferences(lab, existing);
@@ -393,9 +510,9 @@ export class StudyLabReconciler implements Reconciler {
           apiVersion: lab.apiVersion,
           kind: lab.kind,
           metadata: { name: lab.metadata.name, namespace: lab.metadata.namespace },
-          status,
+          status: ownedStatus(status),
         },
-        { fieldManager: FIELD_MANAGER, force: true, subresource: 'status' },
+        { fieldManager: FIELD_MANAGER, force: true, subresource: 'status', signal: ctx.signal },
       );
       // The server answers with the whole lab as stored, spec and new resourceVersion included.
       this.labs.record(written as unknown as StudyLab);
@@ -409,18 +526,36 @@ export class StudyLabReconciler implements Reconciler {
     }
   }
 
+  /** The lab's child as the cache has it; an object there that is not the lab's is not its child. */
   private child(store: Store<KubeObject>, lab: StudyLab): KubeObject | undefined {
     // Children share the lab's namespace and name, so the lab's key is theirs.
-    return store.get(objectKey(lab));
+    const obj = store.get(objectKey(lab));
+    return obj && !conflictOf(obj, obj.kind ?? '', lab) ? obj : undefined;
   }
 }
 
-function isControlledBy(child: KubeObject, lab: StudyLab): boolean {
-  return child.metadata?.ownerReferences?.some((r) => r.controller && r.uid === lab.metadata.uid) ?? false;
+/**
+ * An answer of the API server that retrying will not change (invalid, forbidden, immutable): it is
+ * reported in status and an Event. Anything else (unavailable, throttled, raced, no answer, aborted)
+ * is thrown, for a rate-limited retry.
+ */
+function isRefusal(err: unknown): err is ApiError {
+  return (
+    err instanceof ApiError &&
+    err.status !== 409 &&
+    err.status !== 429 &&
+    err.status < 500 &&
+    !isNamespaceTerminating(err)
+  );
 }
 
-/** Errors worth a rate-limited retry rather than a report: the API server is unavailable, throttling, or raced us. */
-function isTransient(err: unknown): boolean {
-  const status = (err as { status?: number }).status;
-  return status === undefined || status === 409 || status === 429 || status >= 500;
+/** 403 with cause NamespaceTerminating: the namespace is being deleted and takes no new objects. */
+function isNamespaceTerminating(err: unknown): boolean {
+  if (!(err instanceof ApiError) || err.status !== 403) return false;
+  const causes = (err.body as { details?: { causes?: { reason?: string }[] } } | undefined)?.details?.causes;
+  return causes?.some((c) => c.reason === 'NamespaceTerminating') ?? false;
+}
+
+function minOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }

@@ -8,9 +8,10 @@
  *
  * 1. Paused: spec.paused is true.
  * 2. Invalid: the spec has problems (validation.ts): nothing was applied.
- * 3. Degraded: a storage change was refused (the rest was applied; the claim
- *    keeps its size, class and modes), an apply failed, the rollout exceeded
- *    its progress deadline, or the claim is Lost.
+ * 3. Degraded: an object that is not the lab's holds a child's name (nothing
+ *    is written to it), a storage change was refused (the rest was applied;
+ *    the claim keeps its size, class and modes), an apply failed, the rollout
+ *    exceeded its progress deadline, or the claim is Lost.
  * 4. Pending: a child the lab asks for (Deployment, Service, claim) does not
  *    exist yet.
  * 5. Progressing: the rollout is not complete (as `kubectl rollout status`
@@ -32,6 +33,8 @@ import { servicePortsOf, serviceTypeOf } from './builders/service.js';
 import type { StorageRefusal } from './builders/pvc.js';
 import { ConditionType, Reason, nextCondition, type ConditionUpdate } from './conditions.js';
 import { explainNotReady, MAX_EXPLANATION_LENGTH, type ClaimWarning } from './explain.js';
+import { describeConflicts, type ChildConflict } from './ownership.js';
+import { joinWords } from './text.js';
 import type { Problem } from './validation.js';
 
 /** An apply the API server refused. */
@@ -39,6 +42,8 @@ export interface ApplyError {
   /** The child's kind: Deployment, Service... */
   readonly kind: string;
   readonly message: string;
+  /** What the API server answered, kept as the cause of the error the reconcile throws. */
+  readonly error?: unknown;
 }
 
 /**
@@ -54,6 +59,8 @@ export interface Observed {
   problems: Problem[];
   /** Applies the API server refused, one per child. */
   applyErrors: ApplyError[];
+  /** Children whose name is taken by an object that is not the lab's: nothing was written to them. */
+  conflicts?: ChildConflict[];
   /** ClaimPlan.refusal of this reconcile. */
   storageRefusal?: StorageRefusal;
   /** The lab's pods as the cache has them (slimmed), in name order; absent counts as none. */
@@ -114,9 +121,19 @@ export function computeStatus(
     readyCondition(phase, lab, observed, endpoint),
     reconciledCondition(lab, observed),
     ...(lab.spec.app
-      ? [availableCondition(observed.deployment), progressingCondition(observed.deployment)]
+      ? [availableCondition(observed.deployment), progressingCondition(observed.deployment)].map((u) =>
+          unlessConflict(u, observed, 'Deployment'),
+        )
       : []),
-    ...(lab.spec.storage ? [storageBoundCondition(observed.pvc, observed.claimWarning)] : []),
+    ...(lab.spec.storage
+      ? [
+          unlessConflict(
+            storageBoundCondition(observed.pvc, lab.metadata.name ?? '', observed.claimWarning),
+            observed,
+            'PersistentVolumeClaim',
+          ),
+        ]
+      : []),
   ].map((u) => ({ ...u, ...(generation !== undefined && { observedGeneration: generation }) }));
 
   const previous = lab.status?.conditions ?? [];
@@ -164,6 +181,10 @@ function specVerdicts(lab: StudyLab, observed: Observed): Verdict[] {
   }
   if (observed.problems.length > 0) {
     verdicts.push({ phase: 'Invalid', ...summarizeProblems(observed.problems) });
+  }
+  const conflicts = observed.conflicts ?? [];
+  if (conflicts.length > 0) {
+    verdicts.push({ phase: 'Degraded', reason: Reason.ChildConflict, message: describeConflicts(conflicts) });
   }
   if (observed.storageRefusal) {
     verdicts.push({
@@ -267,17 +288,16 @@ function reconciledCondition(lab: StudyLab, observed: Observed): ConditionUpdate
   }
   const applyErrors = observed.applyErrors;
   const refusal = observed.storageRefusal;
-  if (refusal || applyErrors.length > 0) {
+  const conflicts = observed.conflicts ?? [];
+  if (conflicts.length > 0 || refusal || applyErrors.length > 0) {
     const messages = [
+      ...(conflicts.length > 0 ? [describeConflicts(conflicts)] : []),
       ...(refusal ? [refusal.message] : []),
       ...(applyErrors.length > 0 ? [describeApplyErrors(applyErrors)] : []),
     ];
-    return {
-      type,
-      status: 'False',
-      reason: refusal ? refusal.reason : Reason.ApplyFailed,
-      message: messages.join('; '),
-    };
+    const reason =
+      conflicts.length > 0 ? Reason.ChildConflict : refusal ? refusal.reason : Reason.ApplyFailed;
+    return { type, status: 'False', reason, message: messages.join('; ') };
   }
   const kinds = childKindsOf(lab);
   return {
@@ -288,6 +308,21 @@ function reconciledCondition(lab: StudyLab, observed: Observed): ConditionUpdate
       kinds.length > 0
         ? `${joinWords(kinds)} match${kinds.length === 1 ? 'es' : ''} generation ${lab.metadata.generation ?? '?'} of the spec`
         : `nothing to apply for generation ${lab.metadata.generation ?? '?'} of the spec`,
+  };
+}
+
+/**
+ * A condition about a child whose name another object holds says so (Unknown: the lab has no such
+ * child to report on), rather than "does not exist", which the user can see is false.
+ */
+function unlessConflict(update: ConditionUpdate, observed: Observed, kind: string): ConditionUpdate {
+  const conflict = observed.conflicts?.find((c) => c.kind === kind);
+  if (!conflict) return update;
+  return {
+    type: update.type,
+    status: 'Unknown',
+    reason: Reason.ChildConflict,
+    message: describeConflicts([conflict]),
   };
 }
 
@@ -352,9 +387,10 @@ function progressingCondition(deployment: V1Deployment | undefined): ConditionUp
 
 function storageBoundCondition(
   pvc: V1PersistentVolumeClaim | undefined,
+  name: string,
   warning: ClaimWarning | undefined,
 ): ConditionUpdate {
-  const claim = claimStateOf(pvc, pvc?.metadata?.name ?? '', warning);
+  const claim = claimStateOf(pvc, name, warning);
   return {
     type: ConditionType.StorageBound,
     status: claim.reason === Reason.ClaimBound ? 'True' : 'False',
@@ -501,6 +537,16 @@ function containerPortFor(lab: StudyLab, target: number | string): number | unde
 }
 
 /**
+ * The part of `status` this operator writes: everything but the conditions of types it does not
+ * manage. Under server-side apply the conditions list is a map keyed by type, so leaving another
+ * writer's conditions out of our apply leaves them theirs; sending them, with force, would take
+ * them over.
+ */
+export function ownedStatus(status: StudyLabStatus): StudyLabStatus {
+  return { ...status, conditions: (status.conditions ?? []).filter((c) => MANAGED_TYPES.has(c.type)) };
+}
+
+/**
  * Whether two statuses are the same, so the reconciler writes only a
  * changed one. Nothing is ignored (a new lastTransitionTime or message is a
  * change); object key order is, and so is a key whose value is undefined,
@@ -579,9 +625,4 @@ function childKindsOf(lab: StudyLab): string[] {
     ...(serviceTypeOf(lab) !== 'None' ? ['Service'] : []),
     ...(lab.spec.networkPolicy ? ['NetworkPolicy'] : []),
   ];
-}
-
-function joinWords(words: readonly string[]): string {
-  if (words.length <= 1) return words.join('');
-  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }

@@ -33,6 +33,12 @@ export interface LocalControlPlaneOptions {
   controllerManagerArgs?: string[];
   /** Start only etcd and kube-apiserver (no controllers, scheduler or nodes): faster, for API-only tests. */
   apiOnly?: boolean;
+  /**
+   * Audit every write (create, update, patch, delete) by a member of these groups, request and
+   * response, as JSON lines in `auditLogPath`: the server's own record of who wrote what, at which
+   * resourceVersion. Default: no audit log.
+   */
+  auditWritesOf?: string[];
   /** Progress messages (default: silent). */
   log?: (msg: string) => void;
 }
@@ -76,6 +82,8 @@ export class LocalControlPlane {
   /** Admin kubeconfig (group system:masters). */
   readonly kubeconfigPath: string;
   readonly kubeConfig: KubeConfig;
+  /** Where kube-apiserver writes its audit events (see auditWritesOf); undefined without. */
+  readonly auditLogPath: string | undefined;
   private readonly components: Component[] = [];
   private reaperPid: number | undefined;
   private stopped = false;
@@ -93,6 +101,7 @@ export class LocalControlPlane {
     this.kubeconfigPath = this.writeKubeconfig('admin');
     this.kubeConfig = new KubeConfig();
     this.kubeConfig.loadFromFile(this.kubeconfigPath);
+    this.auditLogPath = options.auditWritesOf ? join(dir, AUDIT_LOG) : undefined;
   }
 
   static async start(options: LocalControlPlaneOptions = {}): Promise<LocalControlPlane> {
@@ -108,7 +117,11 @@ export class LocalControlPlane {
       const apiServer = new Component(
         'kube-apiserver',
         bin.kubeApiserver,
-        [...apiServerArgs(pki, ports), ...(options.apiServerArgs ?? [])],
+        [
+          ...apiServerArgs(pki, ports),
+          ...auditArgs(dir, options.auditWritesOf),
+          ...(options.apiServerArgs ?? []),
+        ],
         join(dir, 'kube-apiserver.log'),
       );
       plane = new LocalControlPlane(dir, pki, ports, options, etcd, apiServer);
@@ -441,6 +454,30 @@ function etcdArgs(dir: string, ports: Ports): string[] {
     '--unsafe-no-fsync=true',
     '--quota-backend-bytes=4294967296',
     '--log-level=warn',
+  ];
+}
+
+const AUDIT_LOG = 'audit.log';
+
+function auditArgs(dir: string, groups: string[] | undefined): string[] {
+  if (!groups) return [];
+  const policy = join(dir, 'audit-policy.yaml');
+  writeFileSync(
+    policy,
+    stringify({
+      apiVersion: 'audit.k8s.io/v1',
+      kind: 'Policy',
+      omitStages: ['RequestReceived'],
+      rules: [
+        { level: 'RequestResponse', userGroups: groups, verbs: ['create', 'update', 'patch', 'delete'] },
+        { level: 'None' },
+      ],
+    }),
+  );
+  return [
+    `--audit-policy-file=${policy}`,
+    `--audit-log-path=${join(dir, AUDIT_LOG)}`,
+    '--audit-log-format=json',
   ];
 }
 

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Client } from '../../src/runtime/client.js';
 import { formatMicroTime } from '../../src/runtime/clock.js';
-import { ControllerBuilder } from '../../src/runtime/controller.js';
+import { Controller, ControllerBuilder } from '../../src/runtime/controller.js';
 import { LeaderElectionLostError } from '../../src/runtime/leader-election.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { Manager, type ManagerOptions } from '../../src/runtime/manager.js';
@@ -71,6 +71,12 @@ function mirrorController(mgr: Manager, name: string): void {
   new ControllerBuilder(mgr, name)
     .for(ConfigMaps, { predicates: [matching((o) => o.metadata?.labels?.['manager-test/watch'] === 'yes')] })
     .complete(reconciler);
+}
+
+/** Requests this manager's client has sent, by rest_client_requests_total. */
+async function requestCount(mgr: Manager): Promise<number> {
+  const { values } = await mgr.metrics.restClientRequests.get();
+  return values.reduce((sum, v) => sum + v.value, 0);
 }
 
 function httpGet(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
@@ -342,6 +348,120 @@ describe('Manager (integration)', function () {
     expect(controller?.stats().activeWorkers).to.equal(0);
     const { values } = await mgr.metrics.leaderElectionMasterStatus.get();
     expect(values.find((v) => v.labels.name === leaseName)?.value).to.equal(0);
+  });
+
+  it('on a lost Lease, aborts the reconcile in flight and rejects at once, without waiting for it; then sends nothing', async () => {
+    const leaseName = 'manager-lost';
+    const mgr = newManager({
+      metricsBindAddress: '0',
+      healthProbeBindAddress: '0',
+      leaderElection: {
+        namespace,
+        name: leaseName,
+        identity: 'losing',
+        leaseDurationMs: 3000,
+        renewDeadlineMs: 2000,
+        retryPeriodMs: 500,
+      },
+    });
+    let inFlight!: (signal: AbortSignal) => void;
+    const started = new Promise<AbortSignal>((r) => (inFlight = r));
+    let finish!: () => void;
+    const gate = new Promise<void>((r) => (finish = r));
+    new ControllerBuilder(mgr, 'stubborn')
+      .for(ConfigMaps, { predicates: [matching((o) => o.metadata?.name === 'stubborn')] })
+      .complete({
+        // Ignores its signal on purpose: losing the Lease must not wait for it.
+        async reconcile(_req, ctx) {
+          inFlight(ctx.signal);
+          await gate;
+          return {};
+        },
+      });
+    const { done } = startRunning(mgr);
+    try {
+      await until(() => expect(mgr.isLeader()).to.equal(true));
+      await client.create<ConfigMap>(ConfigMaps, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { namespace, name: 'stubborn' },
+      });
+      const signal = await started;
+
+      const lease = await client.get<KubeObject & { spec?: Record<string, unknown> }>(
+        Leases,
+        namespace,
+        leaseName,
+      );
+      await client.replace(Leases, {
+        ...lease,
+        spec: {
+          ...lease?.spec,
+          holderIdentity: 'thief',
+          leaseDurationSeconds: 3600,
+          renewTime: formatMicroTime(Date.now()),
+        },
+      });
+      const outcome = await done.then(
+        () => 'resolved',
+        (err: unknown) => err,
+      );
+      expect(outcome, 'start() while the reconcile still runs').to.be.instanceOf(LeaderElectionLostError);
+      expect(signal.aborted, "the reconcile's signal").to.equal(true);
+
+      // The fence: this manager's client refuses every request from now on, without sending it.
+      const before = await requestCount(mgr);
+      const refused = await mgr.client.get(ConfigMaps, namespace, 'stubborn').then(
+        () => 'sent',
+        (err: unknown) => err,
+      );
+      expect(refused).to.be.instanceOf(LeaderElectionLostError);
+      expect(await requestCount(mgr), 'requests counted after the loss').to.equal(before);
+      const holder = (
+        await client.get<KubeObject & { spec?: { holderIdentity?: string } }>(Leases, namespace, leaseName)
+      )?.spec?.holderIdentity;
+      expect(holder, 'the Lease is not released by a leader that lost it').to.equal('thief');
+    } finally {
+      finish();
+    }
+  });
+
+  it('a controller that fails while leading ends start() with its error and releases the Lease', async () => {
+    const leaseName = 'manager-failing';
+    const mgr = newManager({
+      metricsBindAddress: '0',
+      healthProbeBindAddress: '0',
+      leaderElection: {
+        namespace,
+        name: leaseName,
+        identity: 'failing',
+        leaseDurationMs: 3000,
+        renewDeadlineMs: 2000,
+        retryPeriodMs: 500,
+      },
+    });
+    const broken = new Error('this source can never sync');
+    mgr.add(
+      new Controller(
+        'broken',
+        { reconcile: () => Promise.resolve({}) },
+        [{ start: () => undefined, waitForSync: () => Promise.reject(broken) }],
+        {},
+        { logger: quiet, metrics: mgr.metrics },
+      ),
+    );
+    const { done } = startRunning(mgr);
+    const outcome = await done.then(
+      () => 'resolved',
+      (err: unknown) => err,
+    );
+    expect(outcome).to.equal(broken);
+    const lease = await client.get<KubeObject & { spec?: { holderIdentity?: string } }>(
+      Leases,
+      namespace,
+      leaseName,
+    );
+    expect(lease?.spec?.holderIdentity ?? '', 'released for the standby').to.equal('');
   });
 
   it('on graceful shutdown, drains in-flight reconciles first and only then releases the Lease', async () => {

@@ -23,6 +23,9 @@ export interface Cluster {
   ): Promise<{ kubeConfig: KubeConfig; path: string }>;
 }
 
+/** Where deploy/ installs the operator (its ServiceAccount, the Lease). */
+export const OPERATOR_NAMESPACE = 'studylab-system';
+
 let shared: Promise<Cluster> | undefined;
 /** Where ServiceAccount kubeconfigs for an external cluster go; removed with the cluster. */
 let externalDir: string | undefined;
@@ -48,6 +51,8 @@ async function connect(): Promise<Cluster> {
   }
   const local = await LocalControlPlane.start({
     log: process.env.STUDYLAB_TESTENV_VERBOSE ? (m) => console.log(`[testenv] ${m}`) : undefined,
+    // The server's record of what the operators wrote, for tests that must prove who wrote when.
+    auditWritesOf: [`system:serviceaccounts:${OPERATOR_NAMESPACE}`],
   });
   return {
     kubeconfigPath: local.kubeconfigPath,

@@ -7,9 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT, waitForCrdEstablished } from '../../src/testenv/index.js';
-import { cluster, type Cluster } from './cluster.js';
+import { cluster, OPERATOR_NAMESPACE, type Cluster } from './cluster.js';
 
-export const OPERATOR_NAMESPACE = 'studylab-system';
+export { OPERATOR_NAMESPACE };
+
 export const OPERATOR_SERVICE_ACCOUNT = 'studylab-operator';
 
 export function kubectl(c: Pick<Cluster, 'kubeconfigPath'>, args: string[], input?: string): string {

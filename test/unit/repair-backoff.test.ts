@@ -10,35 +10,48 @@ describe('RepairBackoff', function () {
   });
 
   it('repairs a first drift at once', function () {
-    expect(backoff.waitMs('ns/lab/Deployment')).to.equal(0);
+    expect(backoff.waitMs('ns/lab', 'Deployment')).to.equal(0);
   });
 
   it('doubles the wait while the same child keeps drifting, up to the maximum', function () {
     const waits: number[] = [];
     for (let i = 0; i < 6; i++) {
-      backoff.record('k');
-      waits.push(backoff.waitMs('k'));
-      t += backoff.waitMs('k');
+      backoff.record('ns/lab', 'k');
+      waits.push(backoff.waitMs('ns/lab', 'k'));
+      t += backoff.waitMs('ns/lab', 'k');
     }
     expect(waits).to.deep.equal([1000, 2000, 4000, 8000, 8000, 8000]);
   });
 
   it('counts down the wait as time passes', function () {
-    backoff.record('k');
+    backoff.record('ns/lab', 'k');
     t += 400;
-    expect(backoff.waitMs('k')).to.equal(600);
+    expect(backoff.waitMs('ns/lab', 'k')).to.equal(600);
   });
 
-  it('starts over once the child was left alone long enough', function () {
-    backoff.record('k');
-    backoff.record('k');
+  it('starts over once the child was left alone long enough, and drops its entry', function () {
+    backoff.record('ns/lab', 'k');
+    backoff.record('ns/lab', 'k');
     t += 60_001;
-    expect(backoff.waitMs('k')).to.equal(0);
-    expect(backoff.record('k')).to.equal(1);
+    expect(backoff.waitMs('ns/lab', 'k')).to.equal(0);
+    expect(backoff.size).to.equal(0);
+    expect(backoff.record('ns/lab', 'k')).to.equal(1);
   });
 
-  it('keeps children apart', function () {
-    backoff.record('a');
-    expect(backoff.waitMs('b')).to.equal(0);
+  it('keeps children and labs apart', function () {
+    backoff.record('ns/a', 'Service');
+    expect(backoff.waitMs('ns/a', 'Deployment')).to.equal(0);
+    expect(backoff.waitMs('ns/b', 'Service')).to.equal(0);
+  });
+
+  it('forgets every child of a deleted lab, so its memory does not grow with labs ever deleted', function () {
+    for (let i = 0; i < 100; i++) {
+      backoff.record(`ns/lab-${i}`, 'Deployment');
+      backoff.record(`ns/lab-${i}`, 'Service');
+    }
+    expect(backoff.size).to.equal(100);
+    for (let i = 0; i < 100; i++) backoff.forget(`ns/lab-${i}`);
+    expect(backoff.size).to.equal(0);
+    expect(backoff.waitMs('ns/lab-7', 'Service')).to.equal(0);
   });
 });
