@@ -24,7 +24,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY package.json ./
 USER 65532:65532
-EXPOSE 8080 8081
+EXPOSE 8443 8081
 # distroless's entrypoint is node itself, so node is PID 1 and gets SIGTERM directly. A PID 1 ignores
 # signals it has no handler for; main.ts installs handlers for SIGTERM and SIGINT and shuts down
 # gracefully (lease released, in-flight reconciles drained), so no init process is needed.

@@ -280,8 +280,8 @@ interface CeilingResult {
  * these children, with no cache, no queue and no status.
  *
  * With `writes: 'lab'` the loop also sends what a lab promises besides its
- * children, as an operator must: a "Created" Event per child (through the
- * runtime's EventRecorder, as the operator sends them) and two status writes
+ * children, as an operator must: one "Created" Event naming its children
+ * (through the runtime's EventRecorder, as the operator sends it) and two status writes
  * (before its children exist and after). That is the floor for an operator
  * that keeps those promises; the raw ceiling is the floor for one that does not.
  */
@@ -335,6 +335,7 @@ async function ceiling(
       }
       if (writes === 'lab') await writeStatus(lab, {});
       const applied: Partial<Observed> = {};
+      const created: string[] = [];
       for (const [type, intent] of childIntents(lab)) {
         const child = await ctx.saClient.apply(type, withIntentHash(intent), {
           fieldManager: FIELD_MANAGER,
@@ -344,15 +345,18 @@ async function ceiling(
         if (type === Deployments) applied.deployment = child;
         if (type === Services) applied.service = child;
         if (type === PersistentVolumeClaims) applied.pvc = child;
+        created.push(type.kind);
+      }
+      if (writes === 'lab') {
         events.event(
           lab,
           'Normal',
-          `${type.kind}Created`,
+          'Created',
           'Create',
-          `Created ${type.kind} ${lab.metadata.name}`,
+          `Created ${created.join(', ')} ${lab.metadata.name}`,
         );
+        await writeStatus(lab, applied);
       }
-      if (writes === 'lab') await writeStatus(lab, applied);
     }
   };
   await Promise.all([creation, ...Array.from({ length: CONCURRENCY }, writer)]);

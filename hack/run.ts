@@ -22,14 +22,17 @@ try {
   export KUBECONFIG=${kubeconfig}
   kubectl apply -f samples/01-clusterip.yaml
   kubectl get slab -w
-  curl -s localhost:8081/debug/controllers | jq   # informers, queue, workers, last reconciles
+  curl -s localhost:8080/debug/controllers | jq   # informers, queue, workers, last reconciles
 [run] Ctrl-C stops the operator${plane ? ' and the local control plane' : ''}.
 `);
   const args = (process.env.ARGS ?? '').split(/\s+/).filter(Boolean);
   process.exitCode = await main([
     '--kubeconfig',
     kubeconfig,
+    // Plain HTTP without authentication, which is why it listens on 127.0.0.1 only: the tour's curl
+    // lines need no token. In a cluster the same server is HTTPS behind TokenReview and SubjectAccessReview.
     '--metrics-bind-address=127.0.0.1:8080',
+    '--metrics-secure=false',
     '--health-probe-bind-address=127.0.0.1:8081',
     ...args,
   ]);

@@ -23,11 +23,35 @@ export const FLAGS = {
     default: '',
     help: 'kubeconfig file (default: $KUBECONFIG, then in-cluster)',
   },
-  'metrics-bind-address': { type: 'string', default: ':8080', help: "address of /metrics; '0' disables it" },
+  'metrics-bind-address': {
+    type: 'string',
+    default: ':8443',
+    help: "address of the secure server: /metrics, /debug/controllers, /debug/pprof/*; '0' disables it",
+  },
+  'metrics-secure': {
+    type: 'boolean',
+    default: true,
+    help: 'HTTPS, each request authenticated and authorized by the API server (TokenReview, SubjectAccessReview); --metrics-secure=false: plain HTTP open to anyone, for local work on 127.0.0.1',
+  },
+  'metrics-cert-dir': {
+    type: 'string',
+    default: '',
+    help: 'directory with tls.crt and tls.key, reloaded when they change (default: a self-signed certificate made at start)',
+  },
+  'debug-endpoints': {
+    type: 'boolean',
+    default: true,
+    help: 'serve /debug/controllers on the secure server; --debug-endpoints=false turns it off',
+  },
+  profiling: {
+    type: 'boolean',
+    default: false,
+    help: 'serve /debug/pprof/heap and /debug/pprof/profile?seconds=N on the secure server',
+  },
   'health-probe-bind-address': {
     type: 'string',
     default: ':8081',
-    help: "address of /healthz and /readyz; '0' disables it",
+    help: "address of /healthz and /readyz (nothing else); '0' disables it",
   },
   'leader-elect': {
     type: 'boolean',
@@ -82,8 +106,32 @@ export function parseFlags(argv: string[]): Flags {
   const options = Object.fromEntries(
     Object.entries(FLAGS).map(([name, f]) => [name, { type: f.type, default: f.default }]),
   ) as NonNullable<ParseArgsConfig['options']>;
-  const { values } = parseArgs({ args: bareTrace(argv), options, strict: true, allowPositionals: false });
-  return values as Flags;
+  const { args, explicit } = booleanValues(bareTrace(argv));
+  const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
+  return { ...values, ...explicit } as Flags;
+}
+
+/**
+ * `--metrics-secure=false`, as Go's flag package (and so every kubebuilder operator) takes it:
+ * node's parseArgs gives boolean flags no value, so `--name=true|false` of a boolean flag is taken
+ * out here. A later `--name` still wins over an earlier `--name=false`, as the last flag does in Go.
+ */
+function booleanValues(argv: string[]): { args: string[]; explicit: Record<string, boolean> } {
+  const explicit: Record<string, boolean> = {};
+  const args: string[] = [];
+  for (const arg of argv) {
+    const m = /^--([a-z-]+)=(.*)$/.exec(arg);
+    const flag = m ? (FLAGS as Record<string, { type: string }>)[m[1]!] : undefined;
+    if (!m || flag?.type !== 'boolean') {
+      if (/^--[a-z-]+$/.test(arg)) delete explicit[arg.slice(2)];
+      args.push(arg);
+      continue;
+    }
+    if (m[2] !== 'true' && m[2] !== 'false')
+      throw new TypeError(`--${m[1]} takes true or false, got ${JSON.stringify(m[2])}`);
+    explicit[m[1]!] = m[2] === 'true';
+  }
+  return { args, explicit };
 }
 
 /** `--trace` alone means every key: parseArgs wants a value for a string flag, so give it one. */
@@ -144,6 +192,10 @@ export async function main(argv: string[]): Promise<number> {
       // Names the replica, so the API server's audit log tells which one of several wrote what.
       userAgent: `studylab-operator (${podName})`,
       metricsBindAddress: flags['metrics-bind-address'],
+      metricsSecure: flags['metrics-secure'],
+      ...(flags['metrics-cert-dir'] ? { metricsCertDir: flags['metrics-cert-dir'] } : {}),
+      debugEndpoints: flags['debug-endpoints'],
+      profiling: flags.profiling,
       healthProbeBindAddress: flags['health-probe-bind-address'],
       namespace: flags.namespace || undefined,
       cacheByType: CHILD_CACHE,

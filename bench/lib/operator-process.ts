@@ -68,6 +68,9 @@ export class OperatorProcess {
               join(REPO_ROOT, 'dist', 'src', 'main.js'),
               ...common,
               `--log-level=${spec.logLevel ?? 'info'}`,
+              // The peer's controller-runtime metrics server is plain HTTP unless told otherwise: the
+              // same for ours, so a scrape costs both the same and needs no token.
+              '--metrics-secure=false',
               ...(spec.extraArgs ?? []),
             ],
           ]

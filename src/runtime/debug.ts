@@ -1,6 +1,7 @@
 /**
- * The debug page: what the controllers are doing right now, served on the probe port at
- * /debug/controllers as JSON (for curl and jq) or a small self-refreshing HTML page (for a browser).
+ * The debug page: what the controllers are doing right now, served by the secure server at
+ * /debug/controllers (behind the same authentication and authorization as /metrics, see
+ * delegated-auth.ts) as JSON (for curl and jq) or a small self-refreshing HTML page (for a browser).
  *
  * It shows keys and states only, never object contents: informers (synced, resourceVersion, last
  * event, relists, watch restarts), each queue (ready keys, keys waiting with their backoff, keys in

@@ -1,12 +1,18 @@
 /**
- * The manager's two small HTTP endpoints: probes (/healthz, /readyz, /debug/*) for the kubelet and
- * humans, and /metrics for Prometheus. Separate servers, so metrics can be exposed on another port
- * (or behind another policy) than probes, as in controller-runtime.
+ * The manager's two small HTTP servers: probes (/healthz, /readyz) for the kubelet, open to anyone
+ * who reaches the port and saying nothing but ok or why not; and the secure server (/metrics, the
+ * debug page, profiles) for Prometheus and humans, over HTTPS behind delegated authentication and
+ * authorization (delegated-auth.ts), as in controller-runtime.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { CertificatePair } from './certificates.js';
 import { errorFields, type Logger } from './logger.js';
+
+/** The oldest TLS the secure server speaks. */
+export const MIN_TLS_VERSION = 'TLSv1.2';
 
 /** A health or readiness check: resolves when fine, throws (with a reason) when not. */
 export type Check = () => void | Promise<void>;
@@ -31,7 +37,7 @@ export function parseBindAddress(address: string): { host?: string; port: number
 /** A tiny router over node:http: exact paths, plus prefixes ending in '/'. */
 export class HttpEndpoint {
   private readonly routes = new Map<string, Handler>();
-  private server: Server | undefined;
+  private server: Server | HttpsServer | undefined;
 
   constructor(
     readonly name: string,
@@ -43,11 +49,17 @@ export class HttpEndpoint {
     this.routes.set(path, handler);
   }
 
-  /** Starts listening; resolves with the bound address, or undefined when the address disables it. */
-  async listen(bindAddress: string): Promise<AddressInfo | undefined> {
+  /**
+   * Starts listening, over HTTPS with `tls` (TLS 1.2 at the least), plain HTTP without; resolves with
+   * the bound address, or undefined when the address disables it.
+   */
+  async listen(bindAddress: string, tls?: CertificatePair): Promise<AddressInfo | undefined> {
     const bind = parseBindAddress(bindAddress);
     if (!bind) return undefined;
-    const server = createServer((req, res) => void this.serve(req, res));
+    const serve = (req: IncomingMessage, res: ServerResponse): void => void this.serve(req, res);
+    const server = tls
+      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: MIN_TLS_VERSION }, serve)
+      : createServer(serve);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(bind.port, bind.host, () => {
@@ -57,8 +69,19 @@ export class HttpEndpoint {
     });
     this.server = server;
     const address = server.address() as AddressInfo;
-    this.log.info(`Serving ${this.name}`, { address: `${address.address}:${address.port}` });
+    this.log.info(`Serving ${this.name}`, {
+      address: `${address.address}:${address.port}`,
+      scheme: tls ? 'https' : 'http',
+    });
     return address;
+  }
+
+  /** New TLS connections get this certificate; open ones keep theirs. Without TLS, throws. */
+  setCertificate(pair: CertificatePair): void {
+    const server = this.server;
+    if (!server) return;
+    if (!('setSecureContext' in server)) throw new Error(`${this.name}: not serving TLS`);
+    server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION });
   }
 
   /** Stops listening and drops idle keep-alive connections so close completes promptly. */

@@ -3,7 +3,8 @@
  *
  *   resources -> client -> informer (+ store) -> handlers + predicates -> workqueue (+ rate-limiter)
  *   -> controller -> reconcile            and around them: manager, leader-election, events,
- *                                         health, metrics, logger, clock
+ *                                         health, metrics, logger, clock; and the secure
+ *                                         server's delegated-auth, certificates, profiling
  */
 
 // Data path: talking to the API server and caching what it says.
@@ -29,3 +30,6 @@ export * from './health.js';
 export * from './manager.js';
 export * from './trace.js';
 export * from './debug.js';
+export * from './delegated-auth.js';
+export * from './certificates.js';
+export * from './profiling.js';

@@ -2,7 +2,7 @@
  * The manager owns what controllers share (client, caches, metrics, logger, event recorders) and runs
  * everything in order:
  *
- *   start:    probe + metrics servers -> informers -> caches synced (/readyz ok)
+ *   start:    probe + secure servers -> informers -> caches synced (/readyz ok)
  *             -> [leader election: wait for the Lease] -> controllers
  *   shutdown: (signal aborts) controllers stop taking keys and drain in-flight reconciles
  *             -> events flushed -> Lease released -> informers stopped -> servers closed
@@ -17,15 +17,24 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import {
+  CertificateWatcher,
+  defaultHosts,
+  selfSignedCertificate,
+  type CertificatePair,
+} from './certificates.js';
 import { Client } from './client.js';
 import type { Controller } from './controller.js';
 import { controllersDebugHandler, DEBUG_DEFAULTS, type LeaderStatus } from './debug.js';
+import { apiServerReviewer, DelegatedAuth } from './delegated-auth.js';
 import { EventRecorder } from './events.js';
 import { checksHandler, HttpEndpoint, metricsHandler, type Check, type Handler } from './health.js';
 import { InformerFactory, type Informer } from './informer.js';
 import { LeaderElectionLostError, LeaderElector, type LeaderElectionOptions } from './leader-election.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { profilingHandlers } from './profiling.js';
 import type { KubeObject, ResourceType } from './resources.js';
 import type { Store } from './store.js';
 import { Tracer, type TraceFilter } from './trace.js';
@@ -36,9 +45,27 @@ export interface ManagerOptions {
   readonly logger?: Logger;
   /** @default new Metrics({ defaultMetrics: true }) (process metrics included, as controller-runtime does) */
   readonly metrics?: Metrics;
-  /** Where /metrics is served; '0' disables, ':0' picks a free port. @default ':8080' */
+  /**
+   * Where the secure server listens: /metrics, and the debug page and profiles when they are on.
+   * '0' disables it, ':0' picks a free port. @default ':8443'
+   */
   readonly metricsBindAddress?: string;
-  /** Where /healthz, /readyz and /debug/* are served; '0' disables. @default ':8081' */
+  /**
+   * HTTPS, and every request authenticated (TokenReview) and authorized (SubjectAccessReview on its
+   * path) by the API server. false: plain HTTP open to whoever reaches the port, for local work on
+   * 127.0.0.1 only. @default true
+   */
+  readonly metricsSecure?: boolean;
+  /**
+   * A directory holding tls.crt and tls.key, reloaded when they change. @default none: a self-signed
+   * certificate is made at start (clients then skip verification, or pin it)
+   */
+  readonly metricsCertDir?: string;
+  /** Serve /debug/controllers on the secure server. @default true */
+  readonly debugEndpoints?: boolean;
+  /** Serve /debug/pprof/heap and /debug/pprof/profile on the secure server. @default false */
+  readonly profiling?: boolean;
+  /** Where /healthz and /readyz are served; '0' disables. @default ':8081' */
   readonly healthProbeBindAddress?: string;
   /** @default false (no leader election) */
   readonly leaderElection?: LeaderElectionOptions | false;
@@ -72,8 +99,13 @@ export interface CacheByType {
 }
 
 export const MANAGER_DEFAULTS = {
-  metricsBindAddress: ':8080',
+  metricsBindAddress: ':8443',
+  metricsSecure: true,
+  debugEndpoints: true,
+  profiling: false,
   healthProbeBindAddress: ':8081',
+  /** A TokenReview or SubjectAccessReview that takes longer is a 503: a scraper should not hang. */
+  accessReviewTimeoutMs: 10_000,
 } as const;
 
 export class Manager {
@@ -85,7 +117,7 @@ export class Manager {
   readonly tracer: Tracer;
   /** Where the probe server listens, once started (undefined when disabled). */
   healthProbeAddress: AddressInfo | undefined;
-  /** Where the metrics server listens, once started (undefined when disabled). */
+  /** Where the secure (metrics) server listens, once started (undefined when disabled). */
   metricsAddress: AddressInfo | undefined;
 
   private readonly options: ManagerOptions;
@@ -95,9 +127,12 @@ export class Manager {
   private readonly readyChecks = new Map<string, Check>();
   private readonly probes: HttpEndpoint;
   private readonly metricsEndpoint: HttpEndpoint;
+  /** Undefined when the secure server runs in plain, open HTTP (metricsSecure: false). */
+  private readonly auth: DelegatedAuth | undefined;
   private elector: LeaderElector | undefined;
   /** Set when the Lease was lost: nothing more is written, not even pending Events. */
   private lost = false;
+  private certificates: CertificateWatcher | undefined;
   private synced = false;
   private started = false;
 
@@ -130,18 +165,34 @@ export class Manager {
     });
     this.probes.handle('/healthz', checksHandler('healthz', this.healthChecks));
     this.probes.handle('/readyz', checksHandler('readyz', this.readyChecks));
-    // Keys and states only (see debug.ts), so it can sit beside the probes.
-    this.addDebugHandler(
-      DEBUG_DEFAULTS.path,
-      controllersDebugHandler({
-        ready: () => this.synced,
-        leaderStatus: () => this.leaderStatus(),
-        informerStats: () => this.informers.informers().map((i) => i.stats()),
-        controllerStats: () => this.controllers.map((c) => c.stats()),
-      }),
-    );
+
     this.metricsEndpoint = new HttpEndpoint('metrics', this.logger);
-    this.metricsEndpoint.handle('/metrics', metricsHandler(this.metrics.registry));
+    if (options.metricsSecure ?? MANAGER_DEFAULTS.metricsSecure) {
+      // A client of its own: a slow review gives up sooner than a reconcile's request would, and it has
+      // no fence, since a standby (or a replica that lost the Lease) still answers scrapes.
+      const reviews = new Client(options.kubeConfig, {
+        metrics: this.metrics,
+        timeoutMs: MANAGER_DEFAULTS.accessReviewTimeoutMs,
+        ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+      });
+      this.auth = new DelegatedAuth(apiServerReviewer(reviews), { logger: this.logger });
+    }
+    this.addSecureHandler('/metrics', metricsHandler(this.metrics.registry));
+    // Lab keys and reconcile errors: not for everyone, so on the secure server, behind its own URL.
+    if (options.debugEndpoints ?? MANAGER_DEFAULTS.debugEndpoints) {
+      this.addDebugHandler(
+        DEBUG_DEFAULTS.path,
+        controllersDebugHandler({
+          ready: () => this.synced,
+          leaderStatus: () => this.leaderStatus(),
+          informerStats: () => this.informers.informers().map((i) => i.stats()),
+          controllerStats: () => this.controllers.map((c) => c.stats()),
+        }),
+      );
+    }
+    if (options.profiling ?? MANAGER_DEFAULTS.profiling) {
+      for (const [path, handler] of profilingHandlers()) this.addSecureHandler(path, handler);
+    }
   }
 
   /** The shared informer for `type` (restricted to the manager's namespace and the kind's cacheByType selectors, if any). */
@@ -192,9 +243,18 @@ export class Manager {
     this.readyChecks.set(name, check);
   }
 
-  /** Serves `handler` on the probe server under `path` (e.g. '/debug/queue', or '/debug/' for a tree). */
+  /**
+   * Serves `handler` on the secure server under `path` (e.g. '/debug/queue', or '/debug/' for a tree),
+   * behind its authentication and authorization: a caller needs `get` on the path as a non-resource
+   * URL. Nothing is added when debug endpoints are off.
+   */
   addDebugHandler(path: string, handler: Handler): void {
-    this.probes.handle(path, handler);
+    if (!(this.options.debugEndpoints ?? MANAGER_DEFAULTS.debugEndpoints)) return;
+    this.addSecureHandler(path, handler);
+  }
+
+  private addSecureHandler(path: string, handler: Handler): void {
+    this.metricsEndpoint.handle(path, this.auth ? this.auth.wrap(handler) : handler);
   }
 
   /** True once every informer's cache has synced. */
@@ -240,6 +300,7 @@ export class Manager {
       );
       this.metricsAddress = await this.metricsEndpoint.listen(
         this.options.metricsBindAddress ?? MANAGER_DEFAULTS.metricsBindAddress,
+        this.auth ? await this.servingCertificate() : undefined,
       );
 
       this.informers.start(informersStop.signal);
@@ -256,10 +317,28 @@ export class Manager {
       if (this.lost) this.discardEvents();
       else await this.flushEvents();
       informersStop.abort();
+      this.certificates?.stop();
       await Promise.all([this.probes.close(), this.metricsEndpoint.close()]);
       this.synced = false;
       this.logger.info('Manager stopped');
     }
+  }
+
+  /**
+   * The files of metricsCertDir, watched so a rotated certificate is served without a restart; or,
+   * without a directory, a self-signed certificate kept in memory.
+   */
+  private async servingCertificate(): Promise<CertificatePair> {
+    const dir = this.options.metricsCertDir;
+    if (!dir) {
+      this.logger.info('Serving a self-signed certificate (no certificate directory given)');
+      return selfSignedCertificate(defaultHosts(hostname()));
+    }
+    const watcher = new CertificateWatcher(dir, this.logger);
+    const pair = await watcher.start();
+    this.certificates = watcher;
+    watcher.onChange((p) => this.metricsEndpoint.setCertificate(p));
+    return pair;
   }
 
   /** Resolves true once synced, false if `signal` aborted first. */

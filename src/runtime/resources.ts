@@ -79,6 +79,23 @@ export const Namespaces: ResourceType = {
   namespaced: false,
 };
 
+/** Asked by the secure endpoints (delegated-auth.ts): who a bearer token belongs to... */
+export const TokenReviews: ResourceType = {
+  group: 'authentication.k8s.io',
+  version: 'v1',
+  kind: 'TokenReview',
+  plural: 'tokenreviews',
+  namespaced: false,
+};
+/** ...and whether that user may do what the request does. */
+export const SubjectAccessReviews: ResourceType = {
+  group: 'authorization.k8s.io',
+  version: 'v1',
+  kind: 'SubjectAccessReview',
+  plural: 'subjectaccessreviews',
+  namespaced: false,
+};
+
 /** 'apps/v1' for a named group, 'v1' for the core group. */
 export function apiVersionOf(t: ResourceType): string {
   return t.group ? `${t.group}/${t.version}` : t.version;

@@ -56,6 +56,12 @@ export const Reason = {
   /** An object that is not the lab's holds a child's name; the message names it and says why. Nothing is written to it. */
   ChildConflict: 'ChildConflict',
 
+  // Events only
+  /** Children were created; the note names them all. */
+  Created: 'Created',
+  /** Children were updated to a new generation of the spec; the note names them all. */
+  Updated: 'Updated',
+
   // Reconciled (storage refusals report their own StorageRefusalReason)
   /** Reconciled True: every child was applied as asked. */
   ChildrenApplied: 'ChildrenApplied',

@@ -1,7 +1,8 @@
 /**
  * Every permission the operator needs, and nothing more: the source of
- * deploy/base/cluster-role.yaml and the leader-election Role
- * (`make generate`; a check fails when they are stale). The end-to-end suite
+ * deploy/base/cluster-role.yaml, the leader-election Role and the roles that
+ * read the operator's secure endpoints (`make generate`; a check fails when
+ * they are stale). The end-to-end suite
  * runs the operator with exactly these, and asserts it never gets a 403.
  *
  * Deliberately absent: any access to Secrets (env from a Secret is resolved
@@ -15,10 +16,22 @@
  * `update` on studylabs/finalizers is what the OwnerReferencesPermissionEnforcement
  * admission plugin (OpenShift, some hardened clusters) asks of whoever sets
  * `blockOwnerDeletion: true` on a reference to a StudyLab, as our children do.
+ * The admission policy that keeps a lab from asking for more than its author
+ * may (deploy/base/admission-policy.yaml) needs nothing of the operator: the
+ * API server runs it.
  */
+import { DEBUG_DEFAULTS } from '../runtime/debug.js';
+import { PROFILING_DEFAULTS } from '../runtime/profiling.js';
+
 export interface PolicyRule {
   apiGroups: string[];
   resources: string[];
+  verbs: string[];
+}
+
+/** A rule on paths the API server does not map to resources: the operator's own endpoints. */
+export interface NonResourceRule {
+  nonResourceURLs: string[];
   verbs: string[];
 }
 
@@ -44,9 +57,27 @@ export const CLUSTER_RULES: readonly PolicyRule[] = [
   // Nodes only to name the taint a lab's pods do not tolerate (the scheduler's message no longer does).
   { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  // The secure endpoints ask the API server who a caller is and what they may read (delegated-auth.ts).
+  { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+  { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
 ];
 
 /** In the operator's own namespace only. */
 export const LEADER_ELECTION_RULES: readonly PolicyRule[] = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
+
+/**
+ * Who may read what on the secure server, one ClusterRole each, bound by whoever installs the
+ * operator (the Prometheus overlay binds the first to Prometheus). Separate, because they reveal
+ * different things: metrics are counts; the debug page shows lab keys and error messages; a heap
+ * snapshot holds all the operator's memory, its own token included, so reading one is as strong as
+ * being the operator.
+ */
+export const ENDPOINT_READER_ROLES: Readonly<Record<string, readonly NonResourceRule[]>> = {
+  'studylab-metrics-reader': [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }],
+  'studylab-debug-reader': [{ nonResourceURLs: [DEBUG_DEFAULTS.path], verbs: ['get'] }],
+  'studylab-profiler': [
+    { nonResourceURLs: [PROFILING_DEFAULTS.heapPath, PROFILING_DEFAULTS.profilePath], verbs: ['get'] },
+  ],
+};

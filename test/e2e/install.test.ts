@@ -9,9 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { REPO_ROOT } from '../../src/testenv/index.js';
-import { cluster, type Cluster } from '../support/cluster.js';
-import { installOperatorPrerequisites, kubectl, OPERATOR_NAMESPACE } from '../support/install.js';
+import { cluster, testNamespace, type Cluster } from '../support/cluster.js';
+import { get } from '../support/https.js';
+import { parseAllDocuments } from 'yaml';
+import {
+  installOperatorPrerequisites,
+  kubectl,
+  OPERATOR_NAMESPACE,
+  renderDeploy,
+} from '../support/install.js';
 import { startOperator } from '../support/operator.js';
+import { bindClusterRole, serviceAccountToken, unbind } from '../support/tokens.js';
 
 /** `kubectl auth can-i` as the operator's ServiceAccount: "yes" or "no" (it exits 1 for no). */
 function canI(kubeconfig: string, args: string[]): string {
@@ -74,13 +82,53 @@ describe('installing the operator (e2e)', function () {
       }
     });
 
-    for (const overlay of ['prometheus', 'network-policy']) {
-      it(`overlay ${overlay} renders on top of the base`, function () {
-        const out = kubectl(c, ['kustomize', `${REPO_ROOT}/deploy/overlays/${overlay}`]);
-        expect(out).to.match(overlay === 'prometheus' ? /kind: ServiceMonitor/ : /kind: NetworkPolicy/);
-        expect(out).to.match(/kind: CustomResourceDefinition/);
+    it('overlay prometheus renders on top of the base: an HTTPS ServiceMonitor with a token, and its reader binding', function () {
+      const out = kubectl(c, ['kustomize', `${REPO_ROOT}/deploy/overlays/prometheus`]);
+      const objects = parseAllDocuments(out).map((d) => d.toJSON() as Record<string, any>);
+      const monitor = objects.find((o) => o.kind === 'ServiceMonitor');
+      expect(monitor?.spec.endpoints[0]).to.deep.include({
+        port: 'https',
+        scheme: 'https',
+        path: '/metrics',
+        bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
       });
-    }
+      expect(monitor?.spec.endpoints[0].tlsConfig).to.be.an('object');
+      const binding = objects.find((o) => o.metadata?.name === 'studylab-metrics-reader-prometheus');
+      expect(binding?.roleRef.name).to.equal('studylab-metrics-reader');
+      expect(objects.some((o) => o.kind === 'CustomResourceDefinition')).to.equal(true);
+    });
+
+    it('is secure by default: HTTPS metrics on 8443, a NetworkPolicy, the reader roles and the admission policy', function () {
+      const objects = renderDeploy(c);
+      const byKindName = (kind: string, name: string): Record<string, any> | undefined =>
+        objects.find((o) => o.kind === kind && o.metadata?.name === name);
+      const container = byKindName('Deployment', 'studylab-operator')?.spec.template.spec.containers[0];
+      expect(container.args).to.include('--metrics-bind-address=:8443');
+      expect(container.args.join(' ')).to.not.match(/--metrics-secure=false|--profiling/);
+      expect(container.ports).to.deep.include({ name: 'https', containerPort: 8443 });
+      expect(byKindName('Service', 'studylab-operator-metrics')?.spec.ports).to.deep.equal([
+        { name: 'https', port: 8443, targetPort: 'https' },
+      ]);
+      const policy = byKindName('NetworkPolicy', 'studylab-operator')?.spec;
+      expect(policy.policyTypes).to.deep.equal(['Ingress', 'Egress']);
+      expect(policy.ingress).to.deep.equal([{ ports: [{ port: 'https', protocol: 'TCP' }] }]);
+      expect(policy.egress).to.deep.equal([
+        {
+          ports: [
+            { port: 443, protocol: 'TCP' },
+            { port: 6443, protocol: 'TCP' },
+          ],
+        },
+      ]);
+      expect(byKindName('ClusterRole', 'studylab-metrics-reader')?.rules).to.deep.equal([
+        { nonResourceURLs: ['/metrics'], verbs: ['get'] },
+      ]);
+      expect(byKindName('ValidatingAdmissionPolicy', 'studylab-author-rights')).to.not.equal(undefined);
+      expect(byKindName('ValidatingAdmissionPolicyBinding', 'studylab-author-rights')?.spec).to.deep.equal({
+        policyName: 'studylab-author-rights',
+        validationActions: ['Deny'],
+      });
+    });
   });
 
   describe('the shipped ServiceAccount (kubectl auth can-i)', function () {
@@ -95,6 +143,8 @@ describe('installing the operator (e2e)', function () {
       ['get', 'configmaps', '-n', 'default'],
       ['create', 'events.events.k8s.io', '-n', 'default'],
       ['update', 'leases.coordination.k8s.io', '-n', OPERATOR_NAMESPACE],
+      ['create', 'tokenreviews.authentication.k8s.io'],
+      ['create', 'subjectaccessreviews.authorization.k8s.io'],
       // To explain a lab that is not Ready: its pods (cached), a Pending claim's Events, the taints of nodes.
       ['watch', 'pods', '-n', 'default'],
       ['list', 'events', '-n', 'default'],
@@ -163,17 +213,29 @@ describe('installing the operator (e2e)', function () {
       expect(existsSync(`${dir}/node_modules/@kubernetes/client-node`)).to.equal(true);
     });
 
-    it('runs from dist/ with the shipped RBAC, becomes ready, and exits 0 on SIGTERM', async function () {
+    it('runs from dist/ with the shipped RBAC, serves metrics over HTTPS to a metrics reader only, and exits 0 on SIGTERM', async function () {
+      // As deployed: the secure server on, so the shipped RBAC must let it review tokens and access.
+      const ns = await testNamespace('scrape');
+      const token = serviceAccountToken(c, ns, 'scraper');
+      const binding = bindClusterRole(c, 'studylab-metrics-reader', ns, 'scraper');
       const operator = await startOperator({
         kubeconfig: operatorKubeconfig,
         entry: [`${dir}/dist/src/main.js`],
         cwd: dir,
         args: ['--leader-elect', `--leader-election-namespace=${OPERATOR_NAMESPACE}`, '--retry-period=1'],
+        metricsToken: token,
       });
       try {
         await operator.waitReady();
+        expect(operator.metricsUrl).to.match(/^https:/);
         expect(await operator.metricValue('controller_runtime_max_concurrent_reconciles')).to.equal(4);
+        expect((await get(operator.metricsUrl)).status, 'no token').to.equal(401);
+        expect(
+          (await get(operator.debugUrl, { token })).status,
+          'the reader may not see the debug page',
+        ).to.equal(403);
       } finally {
+        unbind(c, binding);
         expect(await operator.stop('SIGTERM')).to.equal(0);
       }
     });

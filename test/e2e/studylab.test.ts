@@ -151,7 +151,14 @@ describe('StudyLab operator (e2e)', function () {
       'app.kubernetes.io/name': 'studylab',
       'app.kubernetes.io/instance': 'basic',
     });
-    expect(await eventReasons('basic')).to.include.members(['DeploymentCreated', 'ServiceCreated']);
+    // One Event names every child the first reconcile created.
+    const created = await eventually(async () => {
+      const list = await events.listNamespacedEvent({ namespace: ns, fieldSelector: 'regarding.name=basic' });
+      const notes = list.items.filter((e) => e.reason === 'Created').map((e) => e.note);
+      expect(notes).to.have.length(1);
+      return notes;
+    });
+    expect(created).to.deep.equal(['Created Deployment and Service basic']);
   });
 
   it('builds each Service type', async function () {

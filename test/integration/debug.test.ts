@@ -83,8 +83,10 @@ describe('/debug/controllers (integration)', function () {
       kubeConfig,
       namespace,
       logger: quiet,
-      metricsBindAddress: '0',
-      healthProbeBindAddress: '127.0.0.1:0',
+      // The debug page is on the metrics server; plain HTTP here, secure-serving.test.ts covers its authorization.
+      metricsBindAddress: '127.0.0.1:0',
+      metricsSecure: false,
+      healthProbeBindAddress: '0',
       cacheByType: CHILD_CACHE,
       leaderElection: {
         namespace,
@@ -98,7 +100,7 @@ describe('/debug/controllers (integration)', function () {
     setupStudyLabController(manager, { maxConcurrentReconciles: 2 });
     running = manager.start(stop.signal);
     await eventually(() => Promise.resolve(expect(manager.isLeader()).to.equal(true)), { timeoutMs: 60_000 });
-    port = manager.healthProbeAddress?.port as number;
+    port = manager.metricsAddress?.port as number;
   });
 
   after(async function () {

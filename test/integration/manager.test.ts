@@ -128,6 +128,8 @@ describe('Manager (integration)', function () {
       namespace,
       logger: quiet,
       metricsBindAddress: ':0',
+      // Plain HTTP: this suite is about what is served; secure-serving.test.ts about who may read it.
+      metricsSecure: false,
       healthProbeBindAddress: ':0',
       ...options,
     });

@@ -117,8 +117,8 @@ describe('reliability 7 and 8: data safety over the run, and security', function
       `${op.process.probesUrl}/healthz`,
       `${op.process.probesUrl}/readyz`,
       `${op.process.probesUrl}/readyz?verbose`,
-      `${op.process.probesUrl}/debug/`,
-      `${op.process.probesUrl}/debug/queue`,
+      op.process.debugUrl,
+      `${op.process.debugUrl}?format=html`,
     ];
     for (const url of urls) {
       const body = await (await fetch(url)).text();

@@ -1,7 +1,9 @@
 /**
  * The operator as a separate process, the way it runs in production: for
  * end-to-end, reliability and benchmark suites. Logs are parsed as JSON
- * lines; metrics and probes are read over HTTP.
+ * lines; metrics and probes are read over HTTP. Unless `metricsToken` is given, the
+ * operator runs as `make run` does, with the secure server in plain, open HTTP
+ * (--metrics-secure=false); with it, over HTTPS, scraped with that token.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,10 +11,13 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../src/testenv/index.js';
 import { eventually } from './cluster.js';
+import { get } from './https.js';
 
 export interface OperatorProcess {
   readonly pid: number;
   readonly metricsUrl: string;
+  /** The debug page, on the same server as /metrics. */
+  readonly debugUrl: string;
   readonly probesUrl: string;
   /** Every JSON log line so far. */
   readonly logs: Record<string, unknown>[];
@@ -40,6 +45,11 @@ export interface StartOperatorOptions {
   cwd?: string;
   /** Extra environment, e.g. POD_NAME, which becomes the start of the leader election identity. */
   env?: Record<string, string>;
+  /**
+   * Run the secure server as deployed (HTTPS, every request reviewed by the API server) and scrape it
+   * with this bearer token. @default plain HTTP without authentication, as `make run`
+   */
+  metricsToken?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -70,6 +80,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
       `--kubeconfig=${options.kubeconfig}`,
       `--metrics-bind-address=127.0.0.1:${metricsPort}`,
       `--health-probe-bind-address=127.0.0.1:${probesPort}`,
+      ...(options.metricsToken ? [] : ['--metrics-secure=false']),
       ...(options.args ?? []),
     ],
     {
@@ -104,12 +115,18 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
     return code as number | null;
   });
 
-  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const base = `${options.metricsToken ? 'https' : 'http'}://127.0.0.1:${metricsPort}`;
+  const metricsUrl = `${base}/metrics`;
   const probesUrl = `http://127.0.0.1:${probesPort}`;
-  const metrics = async (): Promise<string> => (await fetch(metricsUrl)).text();
+  const metrics = async (): Promise<string> => {
+    const res = await get(metricsUrl, options.metricsToken ? { token: options.metricsToken } : {});
+    if (res.status !== 200) throw new Error(`${metricsUrl}: ${res.status} ${res.body}`);
+    return res.body;
+  };
   return {
     pid: child.pid!,
     metricsUrl,
+    debugUrl: `${base}/debug/controllers`,
     probesUrl,
     logs,
     exited,

@@ -11,3 +11,28 @@ describe('main: --trace', function () {
     expect(parseFlags(['--trace', 'team-a/web,team-b/db']).trace).to.equal('team-a/web,team-b/db');
   });
 });
+
+describe('main: the secure server flags', function () {
+  it('are secure by default: HTTPS on :8443, the debug page on, profiling off', function () {
+    const f = parseFlags([]);
+    expect(f['metrics-bind-address']).to.equal(':8443');
+    expect(f['metrics-secure']).to.equal(true);
+    expect(f['debug-endpoints']).to.equal(true);
+    expect(f.profiling).to.equal(false);
+    expect(f['metrics-cert-dir']).to.equal('');
+  });
+
+  it('take =false and =true as Go flags do, the last one winning', function () {
+    expect(parseFlags(['--metrics-secure=false'])['metrics-secure']).to.equal(false);
+    expect(parseFlags(['--debug-endpoints=false'])['debug-endpoints']).to.equal(false);
+    expect(parseFlags(['--profiling=true']).profiling).to.equal(true);
+    expect(parseFlags(['--profiling']).profiling).to.equal(true);
+    expect(parseFlags(['--metrics-secure=false', '--metrics-secure'])['metrics-secure']).to.equal(true);
+    expect(parseFlags(['--metrics-secure', '--metrics-secure=false'])['metrics-secure']).to.equal(false);
+  });
+
+  it('refuse a boolean value that is neither true nor false, and a value for a string flag is kept', function () {
+    expect(() => parseFlags(['--metrics-secure=no'])).to.throw(/--metrics-secure takes true or false/);
+    expect(parseFlags(['--metrics-cert-dir=/certs'])['metrics-cert-dir']).to.equal('/certs');
+  });
+});

@@ -129,7 +129,12 @@ describe('StudyLabReconciler (fake client)', function () {
       // The default retention is Retain: the claim carries no owner, so it outlives the lab.
       const claim = h.client.object(PersistentVolumeClaims, LAB_NAMESPACE, LAB_NAME);
       expect(claim?.metadata?.ownerReferences).to.equal(undefined);
-      expect(h.events.reasons()).to.include.members(['DeploymentCreated', 'ServiceCreated']);
+      // One Event names every child it created: an Event is a write.
+      const created = h.events.events.filter((e) => e.reason === 'Created');
+      expect(created.map((e) => e.note)).to.deep.equal([
+        `Created PersistentVolumeClaim, Deployment, Service and NetworkPolicy ${LAB_NAME}`,
+      ]);
+      expect(h.events.events.map((e) => e.reason)).to.deep.equal(['Created']);
     });
 
     it('looks up each child the cache lacks by name before creating it, and only then', async function () {
@@ -149,6 +154,31 @@ describe('StudyLabReconciler (fake client)', function () {
       const result = await h.reconcile();
       expect(h.client.requests.slice(before).map(describeWrite)).to.deep.equal([]);
       expect(result).to.deep.equal({});
+    });
+  });
+
+  describe('a new generation -> updated', function () {
+    it('applies what the new spec changes and tells it in one Event', async function () {
+      h.lab(SPEC);
+      await h.reconcile();
+      h.sync();
+      const lab = structuredClone(h.storedLab());
+      lab.spec.app = { ...lab.spec.app!, image: 'nginxinc/nginx-unprivileged:1.28' };
+      lab.spec.networkPolicy = { ingress: [{}] };
+      lab.metadata.generation = 2;
+      h.caches.labs.upsert(h.client.seed(StudyLabs, lab));
+
+      const before = h.client.requests.length;
+      const eventsBefore = h.events.events.length;
+      await h.reconcile();
+      expect(h.writesSince(before).map(describeWrite)).to.deep.equal([
+        'APPLY Deployment',
+        'APPLY NetworkPolicy',
+        'APPLY StudyLab/status',
+      ]);
+      expect(h.events.events.slice(eventsBefore).map((e) => `${e.reason}: ${e.note}`)).to.deep.equal([
+        `Updated: Updated Deployment and NetworkPolicy ${LAB_NAME} to generation 2 of the spec`,
+      ]);
     });
   });
 
