@@ -145,6 +145,10 @@ describe('installing the operator (e2e)', function () {
       ['update', 'leases.coordination.k8s.io', '-n', OPERATOR_NAMESPACE],
       ['create', 'tokenreviews.authentication.k8s.io'],
       ['create', 'subjectaccessreviews.authorization.k8s.io'],
+      // To explain a lab that is not Ready: its pods (cached), a Pending claim's Events, the taints of nodes.
+      ['watch', 'pods', '-n', 'default'],
+      ['list', 'events', '-n', 'default'],
+      ['list', 'nodes'],
     ];
     const denied: string[][] = [
       ['get', 'secrets', '-n', 'default'],
@@ -159,7 +163,10 @@ describe('installing the operator (e2e)', function () {
       ['create', 'configmaps', '-n', 'default'],
       ['get', 'pods', '-n', 'default'],
       ['create', 'pods', '-n', 'default'],
-      ['list', 'nodes'],
+      ['get', 'nodes'],
+      ['watch', 'nodes'],
+      ['patch', 'nodes'],
+      ['create', 'events', '-n', 'default'],
       ['create', 'statefulsets.apps', '-n', 'default'],
       ['create', 'ingresses.networking.k8s.io', '-n', 'default'],
       ['create', 'clusterrolebindings.rbac.authorization.k8s.io'],
