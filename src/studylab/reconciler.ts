@@ -225,8 +225,7 @@ export class StudyLabReconciler implements Reconciler {
     let after = minOf(pass.retryAfterMs, recheckAfterMs);
     if (pass.conflicts.length > 0) {
       this.conflictChecks.record(key, 'conflict');
-      const recheck = this.conflictChecks.waitMs(key, 'conflict');
-      after = Math.min(after ?? recheck, recheck);
+      after = minOf(after, this.conflictChecks.waitMs(key, 'conflict'));
     } else {
       this.conflictChecks.forget(key);
     }
