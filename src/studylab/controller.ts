@@ -24,6 +24,7 @@ import {
   type Request,
 } from '../runtime/index.js';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
+import { registerLabsGauge } from './metrics.js';
 import { StudyLabReconciler } from './reconciler.js';
 import { StudyLabs } from './resources.js';
 
@@ -50,6 +51,7 @@ export function setupStudyLabController(
   manager: Manager,
   options: StudyLabControllerOptions = {},
 ): Controller {
+  registerLabsGauge(manager.metrics.registry, manager.getStore<StudyLab>(StudyLabs));
   const reconciler = new StudyLabReconciler({
     client: manager.client,
     events: manager.eventRecorder(`studylab.io/${CONTROLLER_NAME}-controller`),
