@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { REPO_ROOT } from '../../src/testenv/index.js';
-import { cluster, type Cluster } from '../support/cluster.js';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
 import { installOperatorPrerequisites, kubectl, OPERATOR_NAMESPACE } from '../support/install.js';
 import { startOperator } from '../support/operator.js';
 
@@ -65,8 +66,18 @@ describe('installing the operator (e2e)', function () {
       try {
         writeFileSync(`${dir}/kustomization.yaml`, m![1]!);
         const rendered = kubectl(c, ['kustomize', dir]);
-        expect(rendered).to.contain('image: registry.example.org/studylab-operator:0.1.0');
-        expect(rendered).to.not.contain('image: studylab-operator:dev');
+        // The image deploy/ names and the Helm chart's values carry: one value, the package's version.
+        const version = (JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string })
+          .version;
+        const image = `registry.example.org/studylab-operator:${version}`;
+        expect(rendered).to.contain(`image: ${image}`);
+        expect(kubectl(c, ['kustomize', `${REPO_ROOT}/deploy`])).to.contain(`image: ${image}`);
+        const values = readFileSync(`${REPO_ROOT}/charts/studylab-operator/values.yaml`, 'utf8');
+        expect(values).to.contain('repository: registry.example.org/studylab-operator');
+        expect(values).to.contain(`tag: "${version}"`);
+        expect(readme).to.contain(
+          `--set image.repository=registry.example.org/studylab-operator --set image.tag=${version}`,
+        );
         const out = kubectl(c, ['apply', '--server-side', '--dry-run=server', '-k', dir]);
         expect(out).to.match(/deployment\.apps\/studylab-operator serverside-applied \(server dry run\)/);
       } finally {
@@ -149,23 +160,55 @@ describe('installing the operator (e2e)', function () {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    it('installs no development dependency', function () {
-      for (const dev of ['typescript', 'tsx', 'mocha', 'ts-morph', 'eslint']) {
+    it('installs no development dependency, and ships no test-environment code', function () {
+      for (const dev of ['typescript', 'tsx', 'mocha', 'ts-morph', 'eslint', 'yaml']) {
         expect(existsSync(`${dir}/node_modules/${dev}`), dev).to.equal(false);
       }
       expect(existsSync(`${dir}/node_modules/@kubernetes/client-node`)).to.equal(true);
+      expect(existsSync(`${dir}/dist/src/main.js`)).to.equal(true);
+      expect(existsSync(`${dir}/dist/src/testenv`), 'dist/src/testenv').to.equal(false);
     });
 
-    it('runs from dist/ with the shipped RBAC, becomes ready, and exits 0 on SIGTERM', async function () {
+    it('runs from dist/ with the shipped RBAC, becomes ready, reconciles a sample, and exits 0 on SIGTERM', async function () {
+      const ns = await testNamespace('prod-build');
       const operator = await startOperator({
         kubeconfig: operatorKubeconfig,
         entry: [`${dir}/dist/src/main.js`],
         cwd: dir,
-        args: ['--leader-elect', `--leader-election-namespace=${OPERATOR_NAMESPACE}`, '--retry-period=1'],
+        args: [
+          '--leader-elect',
+          `--leader-election-namespace=${OPERATOR_NAMESPACE}`,
+          // A Lease of its own: another suite's operator may hold the default one.
+          `--leader-election-id=studylab-prod-build-${process.pid}`,
+          '--retry-period=1',
+          `--namespace=${ns}`,
+        ],
       });
       try {
         await operator.waitReady();
         expect(await operator.metricValue('controller_runtime_max_concurrent_reconciles')).to.equal(4);
+        kubectl(c, ['apply', '-n', ns, '-f', `${REPO_ROOT}/samples/01-clusterip.yaml`]);
+        const custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
+        const name = 'clusterip';
+        await eventually(
+          async () => {
+            const lab = await readLab(custom, ns, name);
+            const phase = lab.status?.phase;
+            if (lab.status?.observedGeneration !== lab.metadata?.generation || phase !== 'Ready')
+              throw new Error(`lab ${name}: ${phase ?? 'no status'}`);
+          },
+          { timeoutMs: 120_000 },
+        );
+        const deployment = kubectl(c, [
+          'get',
+          'deployment',
+          '-n',
+          ns,
+          name,
+          '-o',
+          'jsonpath={.status.readyReplicas}',
+        ]);
+        expect(Number(deployment)).to.be.greaterThan(0);
       } finally {
         expect(await operator.stop('SIGTERM')).to.equal(0);
       }
