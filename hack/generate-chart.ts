@@ -553,7 +553,7 @@ The StudyLab operator runs in namespace {{ .Release.Namespace }} as {{ include "
   kubectl apply -n labs -f samples/01-clusterip.yaml
   kubectl get slab -n labs
 
-The CRD (studylabs.studylab.io) comes from the chart's crds/: Helm installs it when it is absent and
+The CRD (studylabs.studylab.io) comes from the chart's crds/: Helm applies it on install only, and
 never upgrades or deletes it. Apply crds/ yourself on upgrade.
 `;
 
@@ -576,8 +576,10 @@ with \`<release>-studylab-operator\`, cluster-scoped ones included, so two relea
 do not collide. One release per namespace: the selectors are deploy/'s labels. \`values.yaml\` lists
 every value with its reason; \`values.schema.json\` refuses unknown ones.
 
-The CRD is in \`crds/\`: Helm installs it when absent and never upgrades or deletes it
-(\`kubectl apply --server-side -f charts/studylab-operator/crds/\` on upgrade). \`helm uninstall\`
+The CRD is in \`crds/\`: Helm applies it on install only (Helm 4 server-side applies it, also over
+an existing CRD such as deploy/'s, whose content is the same file; Helm 3 skipped an existing one) and
+never upgrades or deletes it (\`kubectl apply --server-side -f charts/studylab-operator/crds/\` on
+upgrade). \`helm uninstall\`
 removes the operator; labs and their children stay, and claims with \`retentionPolicy: Retain\` are
 never deleted by the operator.
 `;
