@@ -353,15 +353,18 @@ export function chartFiles(): Record<string, string> {
 }
 
 function chartYaml(d: DeploymentDefaults): string {
-  const version = d.image.tag || '0.0.0';
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+  };
   return `${HEADER}# The chart is generated from deploy/ (the source): edit deploy/ and run \`npm run generate\`.
 apiVersion: v2
 name: ${CHART_NAME}
 description: The StudyLab operator - one StudyLab object becomes a Deployment, Service, NetworkPolicy and PersistentVolumeClaim.
 type: application
-# The chart and the operator are released together: both versions are the image tag deploy/ names.
+# The chart is released with the operator: its version is the package's, its appVersion the image tag
+# deploy/ names (the same at a release).
 version: ${version}
-appVersion: ${JSON.stringify(version)}
+appVersion: ${JSON.stringify(d.image.tag || version)}
 kubeVersion: ">=1.30.0-0"
 keywords: [operator, kubernetes, education]
 annotations:
