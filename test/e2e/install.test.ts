@@ -85,10 +85,15 @@ describe('installing the operator (e2e)', function () {
       }
     });
 
-    for (const overlay of ['prometheus', 'network-policy']) {
+    const adds: Record<string, RegExp> = {
+      prometheus: /kind: ServiceMonitor/,
+      'network-policy': /kind: NetworkPolicy/,
+      monitoring: /grafana_dashboard: "1"[\s\S]*kind: PrometheusRule/,
+    };
+    for (const [overlay, added] of Object.entries(adds)) {
       it(`overlay ${overlay} renders on top of the base`, function () {
         const out = kubectl(c, ['kustomize', `${REPO_ROOT}/deploy/overlays/${overlay}`]);
-        expect(out).to.match(overlay === 'prometheus' ? /kind: ServiceMonitor/ : /kind: NetworkPolicy/);
+        expect(out).to.match(added);
         expect(out).to.match(/kind: CustomResourceDefinition/);
       });
     }
