@@ -18,9 +18,9 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cluster=${KIND_CLUSTER:-studylab}
-# deploy/base/deployment.yaml names this image with imagePullPolicy IfNotPresent, so a loaded
-# image is used as it is and deploy/ needs no overlay.
-image=studylab-operator:dev
+# The image deploy/ names (deploy/base/kustomization.yaml's `images:`), with imagePullPolicy
+# IfNotPresent: built and loaded under that name, it is used as it is and deploy/ needs no overlay.
+image=$(kubectl kustomize "$repo/deploy" | sed -n 's/^ *image: \(.*studylab-operator.*\)$/\1/p' | head -n 1)
 cache=${STUDYLAB_CACHE:-$HOME/.cache/studylab}
 kind_version=${KIND_VERSION:-v0.30.0} # its default node image is Kubernetes v1.34, the plane's minor
 kind_bin=${KIND:-$cache/bin/kind-$kind_version/kind}

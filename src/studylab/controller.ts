@@ -29,6 +29,7 @@ import {
 } from '../runtime/index.js';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
 import { labOfPod, podExplanationChanged, podLabIndex, POD_LAB_INDEX, slimPod } from './pods.js';
+import { registerLabsGauge } from './metrics.js';
 import { StudyLabReconciler } from './reconciler.js';
 import { StudyLabs } from './resources.js';
 
@@ -61,6 +62,7 @@ export function setupStudyLabController(
   manager: Manager,
   options: StudyLabControllerOptions = {},
 ): Controller {
+  registerLabsGauge(manager.metrics.registry, manager.getStore<StudyLab>(StudyLabs));
   const reconciler = new StudyLabReconciler({
     client: manager.client,
     lister: manager.client,

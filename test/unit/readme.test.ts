@@ -29,4 +29,11 @@ describe('README', function () {
     const missing = names.filter((n) => !table.includes(`\`${n}\``));
     expect(missing).to.deep.equal([]);
   });
+
+  it('samples/README.md names no path outside the repository', function () {
+    const samples = readFileSync(new URL('../../samples/README.md', import.meta.url), 'utf8');
+    expect(samples).to.not.match(/(^|[\s(`])\/(work|home|root|tmp|Users)\//m);
+    const links = [...samples.matchAll(/\]\(([^)]+)\)/g)].map((m) => m[1]!);
+    expect(links.filter((l) => l.startsWith('/') || l.startsWith('../..'))).to.deep.equal([]);
+  });
 });
