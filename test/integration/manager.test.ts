@@ -73,6 +73,14 @@ function mirrorController(mgr: Manager, name: string): void {
     .complete(reconciler);
 }
 
+/** How a promise settled: 'resolved', or what it rejected with. */
+function settled(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => 'resolved',
+    (err: unknown) => err,
+  );
+}
+
 /** Requests this manager's client has sent, by rest_client_requests_total. */
 async function requestCount(mgr: Manager): Promise<number> {
   const { values } = await mgr.metrics.restClientRequests.get();
@@ -132,6 +140,36 @@ describe('Manager (integration)', function () {
       metricsSecure: false,
       healthProbeBindAddress: ':0',
       ...options,
+    });
+  }
+
+  /** A manager that campaigns for Lease `name` as `identity`, with timings short enough for a test. */
+  function leadingManager(name: string, identity: string): Manager {
+    return newManager({
+      metricsBindAddress: '0',
+      healthProbeBindAddress: '0',
+      leaderElection: {
+        namespace,
+        name,
+        identity,
+        leaseDurationMs: 3000,
+        renewDeadlineMs: 2000,
+        retryPeriodMs: 500,
+      },
+    });
+  }
+
+  /** Someone else takes Lease `name` for an hour, as a replica that won it would. */
+  async function stealLease(name: string, holder: string): Promise<void> {
+    const lease = await client.get<KubeObject & { spec?: Record<string, unknown> }>(Leases, namespace, name);
+    await client.replace(Leases, {
+      ...lease,
+      spec: {
+        ...lease?.spec,
+        holderIdentity: holder,
+        leaseDurationSeconds: 3600,
+        renewTime: formatMicroTime(Date.now()),
+      },
     });
   }
 
@@ -295,18 +333,7 @@ describe('Manager (integration)', function () {
 
   it('with leader election, runs controllers only while leading, and rejects start() when leadership is lost', async () => {
     const leaseName = 'manager-lease';
-    const mgr = newManager({
-      metricsBindAddress: '0',
-      healthProbeBindAddress: '0',
-      leaderElection: {
-        namespace,
-        name: leaseName,
-        identity: 'manager-a',
-        leaseDurationMs: 3000,
-        renewDeadlineMs: 2000,
-        retryPeriodMs: 500,
-      },
-    });
+    const mgr = leadingManager(leaseName, 'manager-a');
     mirrorController(mgr, 'leader-mirror');
     const { done } = startRunning(mgr);
     await until(() => expect(mgr.isLeader()).to.equal(true));
@@ -323,24 +350,8 @@ describe('Manager (integration)', function () {
     );
 
     // Someone else takes the Lease: the manager must stop its controllers and fail.
-    const lease = await client.get<KubeObject & { spec?: Record<string, unknown> }>(
-      Leases,
-      namespace,
-      leaseName,
-    );
-    await client.replace(Leases, {
-      ...lease,
-      spec: {
-        ...lease?.spec,
-        holderIdentity: 'manager-b',
-        leaseDurationSeconds: 3600,
-        renewTime: formatMicroTime(Date.now()),
-      },
-    });
-    const outcome = await done.then(
-      () => 'resolved',
-      (err: unknown) => err,
-    );
+    await stealLease(leaseName, 'manager-b');
+    const outcome = await settled(done);
     expect(outcome).to.be.instanceOf(LeaderElectionLostError);
     expect(mgr.isLeader()).to.equal(false);
 
@@ -354,18 +365,7 @@ describe('Manager (integration)', function () {
 
   it('on a lost Lease, aborts the reconcile in flight and rejects at once, without waiting for it; then sends nothing', async () => {
     const leaseName = 'manager-lost';
-    const mgr = newManager({
-      metricsBindAddress: '0',
-      healthProbeBindAddress: '0',
-      leaderElection: {
-        namespace,
-        name: leaseName,
-        identity: 'losing',
-        leaseDurationMs: 3000,
-        renewDeadlineMs: 2000,
-        retryPeriodMs: 500,
-      },
-    });
+    const mgr = leadingManager(leaseName, 'losing');
     let inFlight!: (signal: AbortSignal) => void;
     const started = new Promise<AbortSignal>((r) => (inFlight = r));
     let finish!: () => void;
@@ -390,24 +390,8 @@ describe('Manager (integration)', function () {
       });
       const signal = await started;
 
-      const lease = await client.get<KubeObject & { spec?: Record<string, unknown> }>(
-        Leases,
-        namespace,
-        leaseName,
-      );
-      await client.replace(Leases, {
-        ...lease,
-        spec: {
-          ...lease?.spec,
-          holderIdentity: 'thief',
-          leaseDurationSeconds: 3600,
-          renewTime: formatMicroTime(Date.now()),
-        },
-      });
-      const outcome = await done.then(
-        () => 'resolved',
-        (err: unknown) => err,
-      );
+      await stealLease(leaseName, 'thief');
+      const outcome = await settled(done);
       expect(outcome, 'start() while the reconcile still runs').to.be.instanceOf(LeaderElectionLostError);
       expect(signal.aborted, "the reconcile's signal").to.equal(true);
 
@@ -430,18 +414,7 @@ describe('Manager (integration)', function () {
 
   it('a controller that fails while leading ends start() with its error and releases the Lease', async () => {
     const leaseName = 'manager-failing';
-    const mgr = newManager({
-      metricsBindAddress: '0',
-      healthProbeBindAddress: '0',
-      leaderElection: {
-        namespace,
-        name: leaseName,
-        identity: 'failing',
-        leaseDurationMs: 3000,
-        renewDeadlineMs: 2000,
-        retryPeriodMs: 500,
-      },
-    });
+    const mgr = leadingManager(leaseName, 'failing');
     const broken = new Error('this source can never sync');
     mgr.add(
       new Controller(
@@ -453,10 +426,7 @@ describe('Manager (integration)', function () {
       ),
     );
     const { done } = startRunning(mgr);
-    const outcome = await done.then(
-      () => 'resolved',
-      (err: unknown) => err,
-    );
+    const outcome = await settled(done);
     expect(outcome).to.equal(broken);
     const lease = await client.get<KubeObject & { spec?: { holderIdentity?: string } }>(
       Leases,
@@ -469,18 +439,7 @@ describe('Manager (integration)', function () {
   it('on graceful shutdown, drains in-flight reconciles first and only then releases the Lease', async () => {
     const leaseName = 'manager-release';
     type LeaseObject = KubeObject & { spec?: { holderIdentity?: string; leaseDurationSeconds?: number } };
-    const mgr = newManager({
-      metricsBindAddress: '0',
-      healthProbeBindAddress: '0',
-      leaderElection: {
-        namespace,
-        name: leaseName,
-        identity: 'releasing',
-        leaseDurationMs: 3000,
-        renewDeadlineMs: 2000,
-        retryPeriodMs: 500,
-      },
-    });
+    const mgr = leadingManager(leaseName, 'releasing');
     let inFlight!: () => void;
     const started = new Promise<void>((r) => (inFlight = r));
     let finish!: () => void;
@@ -517,18 +476,7 @@ describe('Manager (integration)', function () {
 
   it('on graceful shutdown, writes the Events of the last reconciles before it releases the Lease', async () => {
     const leaseName = 'manager-release-events';
-    const mgr = newManager({
-      metricsBindAddress: '0',
-      healthProbeBindAddress: '0',
-      leaderElection: {
-        namespace,
-        name: leaseName,
-        identity: 'recording',
-        leaseDurationMs: 3000,
-        renewDeadlineMs: 2000,
-        retryPeriodMs: 500,
-      },
-    });
+    const mgr = leadingManager(leaseName, 'recording');
     const recorder = mgr.eventRecorder('manager-test/events');
     let shutDown = (): void => undefined;
     new ControllerBuilder(mgr, 'recording')
