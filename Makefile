@@ -58,8 +58,16 @@ test-e2e: deps testenv-build ## End-to-end tests: the operator as a process agai
 test-reliability: deps testenv-build ## Fault injection against the local plane: API server and etcd restarts, 410s, silent watches, failover, fights, bad input.
 	npm run --silent test:reliability
 
+.PHONY: chromium
+chromium: ## Find the headless Chromium the browser test drives, or install Debian's (as root); fail saying what to install.
+	hack/chromium.sh
+
+.PHONY: test-browser
+test-browser: deps testenv-build chromium ## The live page in a headless Chromium (playwright-core) against the local plane; screenshots in test-artifacts/.
+	npm run --silent test:browser
+
 .PHONY: test
-test: verify test-unit test-integration test-e2e test-reliability ## Everything CI runs.
+test: verify test-unit test-integration test-e2e test-browser test-reliability ## Everything CI runs.
 
 .PHONY: testenv-up
 testenv-up: deps testenv-build ## Start the local control plane in the background; prints what to export.

@@ -8,20 +8,27 @@
  *
  * Bounded, so that it costs the same with 10 labs or 10,000: at most `maxKeys` keys (the least
  * recently reconciled is forgotten first), `perKey` reconciles a key, `maxSteps` steps and
- * `maxTriggers` triggers a reconcile, strings cut at `maxString` characters and lists at `maxList`
- * items. Only the steps' small fields are kept (kinds, codes, reasons, field paths), never an
- * object's contents. The hot path adds one Map lookup per enqueue and one small object per step.
+ * `maxTriggers` triggers a reconcile, `maxFields` fields a step, strings cut at `maxString`
+ * characters and `maxEntryChars` in all an entry, lists at `maxList` items. Only the steps' small
+ * fields are kept (kinds, codes, reasons, field paths), never an object's contents. The hot path
+ * adds one Map lookup per enqueue and one small object per step. bench/history-overhead.ts measures
+ * both (see bench/README.md): about 10 us a reconcile; 6 MiB with typical entries at the bound,
+ * and at most about 30 MiB when every entry is full.
  */
 import type { AddOutcome } from './workqueue.js';
 import type { ReconcileTrace, TraceFields, TraceStep } from './trace.js';
 
 export const HISTORY_DEFAULTS = {
-  maxKeys: 500,
-  perKey: 10,
-  maxSteps: 40,
+  maxKeys: 256,
+  perKey: 8,
+  maxSteps: 32,
   maxTriggers: 8,
+  /** Fields kept a step (trace steps have at most six). */
+  maxFields: 8,
   maxString: 200,
   maxList: 10,
+  /** Characters of strings kept an entry, over all its steps: a bound on its size whatever the fields hold. */
+  maxEntryChars: 2000,
 } as const;
 
 export type HistoryOptions = Partial<Record<keyof typeof HISTORY_DEFAULTS, number>>;
@@ -64,6 +71,8 @@ export interface HistoryEntry {
   steps: HistoryStep[];
   /** Steps beyond maxSteps: counted, not kept. */
   moreSteps: number;
+  /** Characters of strings kept so far (against maxEntryChars). */
+  chars: number;
   /** The `result` step's outcome ('done', 'requeue after', 'retry with backoff', ...); absent while running. */
   outcome?: string;
   durationMs?: number;
@@ -159,6 +168,7 @@ export class ReconcileHistory {
       retries,
       steps: [],
       moreSteps: 0,
+      chars: 0,
     };
     this.pending.delete(key);
     this.pendingMore.delete(key);
@@ -233,20 +243,29 @@ export class ReconcileHistory {
       entry.moreSteps++;
       return;
     }
-    entry.steps.push({ step, atMs: this.now() - entry.startedAt, fields: this.bounded(fields) });
+    entry.steps.push({ step, atMs: this.now() - entry.startedAt, fields: this.bounded(entry, fields) });
   }
 
   /** A copy of the fields with long strings cut and long lists shortened, so no entry grows unbounded. */
-  private bounded(fields: TraceFields): TraceFields {
+  private bounded(entry: HistoryEntry, fields: TraceFields): TraceFields {
     const out: TraceFields = {};
-    for (const name in fields) out[name] = this.boundedValue(fields[name]);
+    let n = 0;
+    for (const name in fields) {
+      if (++n > this.limits.maxFields) break;
+      out[name] = this.boundedValue(entry, fields[name]);
+    }
     return out;
   }
 
-  private boundedValue(value: unknown): unknown {
-    if (typeof value === 'string')
-      return value.length > this.limits.maxString ? `${value.slice(0, this.limits.maxString)}…` : value;
-    if (Array.isArray(value)) return value.slice(0, this.limits.maxList).map((v) => this.boundedValue(v));
+  private boundedValue(entry: HistoryEntry, value: unknown): unknown {
+    if (typeof value === 'string') {
+      const room = Math.min(this.limits.maxString, this.limits.maxEntryChars - entry.chars);
+      const kept = value.length > room ? `${value.slice(0, Math.max(0, room))}…` : value;
+      entry.chars += Math.min(value.length, Math.max(0, room));
+      return kept;
+    }
+    if (Array.isArray(value))
+      return value.slice(0, this.limits.maxList).map((v) => this.boundedValue(entry, v));
     if (value === null || typeof value !== 'object') return value;
     // Trace fields are flat; anything nested is summarised rather than kept.
     return '[object]';

@@ -222,7 +222,8 @@ a lab's history as text: <code>history?key=NAMESPACE/NAME&amp;format=text</code>
  <div class="box" id="api"><h3>API requests</h3><code class="code">src/runtime/client.ts: Client.request</code><ul></ul></div>
 </div>
 <h2>A lab's reconciles <select id="key"><option value="">pick a lab</option></select></h2>
-<p><code>src/runtime/history.ts: ReconcileHistory</code> - most recent first; each row runs from its trigger to its outcome. Click a step for its fields.</p>
+<p><code>src/runtime/history.ts: ReconcileHistory</code> - most recent first; each row runs from its trigger to its outcome. Click a step for its fields.
+The operator keeps the last few reconciles of each lab; this page keeps every one it received while open.</p>
 <div id="timeline"></div>
 <h2>Step fields</h2>
 <div id="fields">(click a step)</div>
@@ -304,9 +305,16 @@ function stepText(s) {
   }
 }
 
+// The operator keeps a few reconciles a lab; the page keeps every one it saw while open.
+const seen = new Map();
+const KEEP = 200;
+
 function drawHistory(h) {
   if (h.key !== picked()) return;
-  const rows = h.entries.map((e) => {
+  for (const e of h.entries) seen.set(e.reconcileID, e);
+  const entries = [...seen.values()].sort((a, b) => b.startedAt - a.startedAt).slice(0, KEEP);
+  for (const id of [...seen.keys()]) if (!entries.some((e) => e.reconcileID === id)) seen.delete(id);
+  const rows = entries.map((e) => {
     const row = el("div", "row");
     row.dataset.reconcileId = e.reconcileID;
     row.append(el("span", "id", new Date(e.startedAt).toISOString().slice(11, 23) + " " + e.reconcileID));
@@ -315,7 +323,9 @@ function drawHistory(h) {
       chip(row, "trigger", (t.kind || "queue") + " " + t.type + (t.object ? " " + t.object : "") + (t.queue === "merged" ? " (merged)" : ""), t);
     if (e.moreTriggers) chip(row, "trigger", "+" + e.moreTriggers + " more", {});
     for (const s of e.steps) {
-      const bad = (s.step === "api" && !/^2/.test(String(s.fields.code))) || (s.step === "result" && s.fields.error);
+      // A GET's 404 is the expected answer of the read before a create, not a failure.
+      const expected = /^2/.test(String(s.fields.code)) || (s.fields.verb === "GET" && s.fields.code === "404");
+      const bad = (s.step === "api" && !expected) || (s.step === "result" && s.fields.error);
       chip(row, s.step + (bad ? " error" : ""), stepText(s), { atMs: s.atMs, ...s.fields });
     }
     if (e.moreSteps) chip(row, "result", "+" + e.moreSteps + " steps", {});
@@ -329,6 +339,7 @@ $("#key").addEventListener("change", (ev) => {
   const key = ev.target.value;
   history.replaceState(null, "", key ? "?key=" + encodeURIComponent(key) : location.pathname);
   $("#timeline").replaceChildren();
+  seen.clear();
   connect();
 });
 connect();

@@ -73,6 +73,13 @@ describe('ReconcileHistory', () => {
     });
   });
 
+  it('keeps at most maxEntryChars characters of strings an entry, over all its steps', () => {
+    const h = new ReconcileHistory({ maxEntryChars: 10, maxString: 6 }, clock);
+    const trace = h.begin('c', 'k', 'r', NO_TRACE, 0, 0);
+    for (let i = 0; i < 3; i++) trace.step('result', { error: 'abcdefgh' });
+    expect(h.entries('k')[0]!.steps.map((s) => s.fields.error)).to.deep.equal(['abcdef…', 'abcd…', '…']);
+  });
+
   it('forgets pending triggers of keys never taken beyond maxKeys', () => {
     const h = new ReconcileHistory({ maxKeys: 2 }, clock);
     for (const k of ['a', 'b', 'c']) h.triggered(k, { kind: 'StudyLab', type: 'ADDED', queue: 'added' });
