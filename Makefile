@@ -1,7 +1,7 @@
 # StudyLab operator. `make help` lists the targets.
 # The two commands a new user types (see README.md):
 #   make run    - build the local control plane if needed, start it, install the CRD, run the operator
-#   make test   - lint, typecheck, stale-CRD check, unit, integration and end-to-end tests
+#   make test   - lint, typecheck, stale-CRD/RBAC/chart check, unit, chart and alert checks, integration and end-to-end tests
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,8 +24,12 @@ deps: $(NODE_MODULES) ## Install the npm dependencies (npm ci).
 testenv-build: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok into ~/.cache/studylab (once).
 	hack/testenv/build.sh
 
+.PHONY: tools-build
+tools-build: ## Build helm and promtool (hack/tools/versions.env) into ~/.cache/studylab (once).
+	hack/tools/build.sh
+
 .PHONY: generate
-generate: deps ## Regenerate crds/ from src/api/.
+generate: deps ## Regenerate crds/ from src/api/, deploy/'s RBAC, and the Helm chart from deploy/.
 	npm run --silent generate
 
 .PHONY: build
@@ -46,12 +50,28 @@ verify: deps ## Lint, typecheck, and fail when the committed CRD is stale.
 test-unit: deps ## Unit tests (no cluster).
 	npm run --silent test:unit
 
+.PHONY: helm-lint
+helm-lint: tools-build ## helm lint --strict on charts/studylab-operator.
+	"$$(hack/tools/build.sh --print-path helm)" lint --strict charts/studylab-operator --namespace studylab-system
+
+.PHONY: helm-template
+helm-template: tools-build ## Render the chart with default values (what `helm install studylab-operator` applies).
+	"$$(hack/tools/build.sh --print-path helm)" template studylab-operator charts/studylab-operator --namespace studylab-system --include-crds
+
+.PHONY: promtool-check
+promtool-check: deps tools-build ## promtool check rules and test rules on deploy/monitoring/ (via the test suite).
+	npx mocha --timeout 600000 'test/monitoring/**/*.test.ts'
+
+.PHONY: test-chart
+test-chart: deps tools-build helm-lint ## The chart (lint, render equals deploy/, values), alerts (promtool check/test rules) and dashboard checks.
+	npm run --silent test:chart
+
 .PHONY: test-integration
 test-integration: deps testenv-build ## Integration tests against the local control plane (or STUDYLAB_KUBECONFIG).
 	npm run --silent test:integration
 
 .PHONY: test-e2e
-test-e2e: deps testenv-build ## End-to-end tests: the operator as a process against the full local plane.
+test-e2e: deps testenv-build tools-build ## End-to-end tests: the operator as a process against the full local plane.
 	npm run --silent test:e2e
 
 .PHONY: test-reliability
@@ -66,8 +86,37 @@ chromium: ## Find the headless Chromium the browser test drives, or install Debi
 test-browser: deps testenv-build chromium ## The live page in a headless Chromium (playwright-core) against the local plane; screenshots in test-artifacts/.
 	npm run --silent test:browser
 
+.PHONY: docker-engine
+docker-engine: ## Make sure a Docker engine answers (as root on Debian: install docker.io, start dockerd).
+	hack/docker-engine.sh
+
+.PHONY: image
+image: ## Build the operator image (studylab-operator:dev) from the Dockerfile; offline stand-in bases if the real ones are absent.
+	hack/build-image.sh studylab-operator:dev
+
+# Needs a Docker engine. `make test` runs it where one answers; without one it says so loudly and goes
+# on, except in CI (CI=true), where .ci/run has prepared an engine and its absence is a failure.
+# `make docker-engine` sets one up as root on Debian. `make test-image` alone always needs one.
+.PHONY: test-image
+test-image: deps testenv-build ## The image built and run as containers against the local plane (needs Docker).
+	@hack/docker-engine.sh --check 2>/dev/null || { \
+	  echo 'make test-image needs a Docker engine, and none answers (`docker info` fails).' >&2; \
+	  echo 'As root on Debian, `make docker-engine` installs docker.io and starts dockerd; elsewhere start Docker.' >&2; \
+	  exit 1; }
+	hack/build-image.sh studylab-operator:dev
+	STUDYLAB_IMAGE=studylab-operator:dev npm run --silent test:image
+
+.PHONY: test-image-if-engine
+test-image-if-engine:
+	@if hack/docker-engine.sh --check >/dev/null 2>&1 || [ "$${CI:-}" = true ]; then \
+	  $(MAKE) --no-print-directory test-image; \
+	else \
+	  echo '*** NOT RUN: the image tests (make test-image) need a Docker engine, and none answers.' >&2; \
+	  echo '*** As root on Debian, `make docker-engine` starts one (CI does); then `make test-image`.' >&2; \
+	fi
+
 .PHONY: test
-test: verify test-unit test-integration test-e2e test-browser test-reliability ## Everything CI runs.
+test: verify test-unit test-chart test-integration test-e2e test-browser test-reliability test-image-if-engine ## Everything CI runs (the image tests where a Docker engine answers, and always in CI).
 
 .PHONY: testenv-up
 testenv-up: deps testenv-build ## Start the local control plane in the background; prints what to export.

@@ -92,6 +92,12 @@ export interface CacheByType {
   readonly type: ResourceType;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /**
+   * Applied to every object of this kind before it enters the cache (see InformerOptions.transform):
+   * keep only what reconcilers read, so a kind with many large objects (pods) costs little memory.
+   * @default dropManagedFields
+   */
+  readonly transform?: (obj: KubeObject) => KubeObject;
 }
 
 export const MANAGER_DEFAULTS = {
@@ -206,6 +212,7 @@ export class Manager {
       ...(namespace ? { namespace } : {}),
       ...(narrowed?.labelSelector ? { labelSelector: narrowed.labelSelector } : {}),
       ...(narrowed?.fieldSelector ? { fieldSelector: narrowed.fieldSelector } : {}),
+      ...(narrowed?.transform ? { transform: narrowed.transform as unknown as (obj: T) => T } : {}),
       ...(this.options.watchSilenceTimeoutMs ? { silenceTimeoutMs: this.options.watchSilenceTimeoutMs } : {}),
     });
   }

@@ -122,6 +122,11 @@ export class Store<T extends KubeObject = KubeObject> {
     return [...this.indexOrThrow(index).keys()];
   }
 
+  /** Whether an index of that name exists (addIndexer refuses a second one). */
+  hasIndex(name: string): boolean {
+    return this.indexers.has(name);
+  }
+
   /** Adds an index; objects already cached are filed at once. */
   addIndexer(name: string, fn: IndexFunc<T>): void {
     if (this.indexers.has(name)) throw new Error(`store: index '${name}' already exists`);

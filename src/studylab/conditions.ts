@@ -37,6 +37,14 @@ export const Reason = {
   LabReady: 'LabReady',
   /** Ready False: a Service the lab asks for does not exist yet. */
   ServiceNotFound: 'ServiceNotFound',
+  /** Ready False: a pod cannot be scheduled; the message is the scheduler's (explain.ts). */
+  Unschedulable: 'Unschedulable',
+  /** Ready False: a container's image cannot be pulled (ErrImagePull or ImagePullBackOff); the message names the image. */
+  ImagePullFailed: 'ImagePullFailed',
+  /** Ready False: a container keeps crashing; the message gives its last exit code and reason. */
+  CrashLoopBackOff: 'CrashLoopBackOff',
+  /** Ready False: a container runs but its readiness probe does not pass. */
+  ReadinessFailing: 'ReadinessFailing',
 
   // Ready and Reconciled
   /** spec.paused is true: the operator changes nothing. */

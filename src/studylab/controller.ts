@@ -8,6 +8,8 @@
  *   enqueues its controller owner, which is how drift gets repaired.
  * - PersistentVolumeClaims by label, not by owner: a retained claim has no
  *   owner reference, and must still be watched.
+ * - Pods by label (they are owned by ReplicaSets, not by the lab), and only
+ *   when what explains them changed: status says why a lab is not Ready.
  */
 import type { StudyLab } from '../api/v1alpha1/index.js';
 import {
@@ -15,6 +17,7 @@ import {
   Deployments,
   NetworkPolicies,
   PersistentVolumeClaims,
+  Pods,
   Services,
   generationChanged,
   type CacheByType,
@@ -22,8 +25,11 @@ import {
   type KubeObject,
   type Manager,
   type Request,
+  type Store,
 } from '../runtime/index.js';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
+import { labOfPod, podExplanationChanged, podLabIndex, POD_LAB_INDEX, slimPod } from './pods.js';
+import { registerLabsGauge } from './metrics.js';
 import { StudyLabReconciler } from './reconciler.js';
 import { StudyLabs } from './resources.js';
 
@@ -40,7 +46,13 @@ export const CHILD_CACHE: readonly CacheByType[] = [
   Services,
   NetworkPolicies,
   PersistentVolumeClaims,
-].map((type) => ({ type, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` }));
+  Pods,
+].map((type) => ({
+  type,
+  labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+  // A pod is cached as the few fields that explain it (pods.ts): a full pod is many times larger.
+  ...(type === Pods && { transform: slimPod }),
+}));
 
 export interface StudyLabControllerOptions {
   maxConcurrentReconciles?: number;
@@ -50,8 +62,10 @@ export function setupStudyLabController(
   manager: Manager,
   options: StudyLabControllerOptions = {},
 ): Controller {
+  registerLabsGauge(manager.metrics.registry, manager.getStore<StudyLab>(StudyLabs));
   const reconciler = new StudyLabReconciler({
     client: manager.client,
+    lister: manager.client,
     events: manager.eventRecorder(`studylab.io/${CONTROLLER_NAME}-controller`),
     caches: {
       labs: manager.getStore<StudyLab>(StudyLabs),
@@ -59,6 +73,7 @@ export function setupStudyLabController(
       services: manager.getStore(Services),
       networkPolicies: manager.getStore(NetworkPolicies),
       claims: manager.getStore(PersistentVolumeClaims),
+      pods: podStore(manager),
     },
   });
   return new ControllerBuilder(manager, CONTROLLER_NAME)
@@ -67,8 +82,16 @@ export function setupStudyLabController(
     .owns(Services)
     .owns(NetworkPolicies)
     .watches(PersistentVolumeClaims, labOfClaim)
+    .watches(Pods, labOfPod, { predicates: [podExplanationChanged] })
     .withOptions({ maxConcurrentReconciles: options.maxConcurrentReconciles ?? 4 })
     .complete(reconciler);
+}
+
+/** The pods cache, indexed by the key of the lab each pod belongs to. */
+function podStore(manager: Manager): Store {
+  const store = manager.getStore(Pods);
+  if (!store.hasIndex(POD_LAB_INDEX)) store.addIndexer(POD_LAB_INDEX, podLabIndex);
+  return store;
 }
 
 /** A claim belongs to the lab named by its instance label, if we manage it. */

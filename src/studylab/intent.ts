@@ -68,8 +68,9 @@ export function decideApply(intent: object, live: object | undefined): ApplyDeci
 
 /** Paths where `live` does not carry what `intent` sets. */
 export function driftedFields(intent: unknown, live: unknown, path = ''): string[] {
-  // The API server drops empty lists and maps (`ingress: []` comes back absent): the same thing.
-  if (live === undefined && isEmpty(intent)) return [];
+  // The API server drops empty lists and maps (`ingress: []` comes back absent), and the zero value of a
+  // field tagged omitempty (`initialDelaySeconds: 0`, `value: ''`): the same thing.
+  if (live === undefined && (isEmpty(intent) || isZero(intent))) return [];
   if (Array.isArray(intent)) {
     if (!Array.isArray(live) || live.length !== intent.length) return [path || '.'];
     return intent.flatMap((item, i) => driftedFields(item, live[i], `${path}[${i}]`));
@@ -82,19 +83,27 @@ export function driftedFields(intent: unknown, live: unknown, path = ''): string
 }
 
 /**
- * Quantities come back normalised (`0.5` cpu is stored as `500m`), so values
- * under resource requests and limits compare as numbers, not strings.
+ * Quantities come back normalised (`0.5` cpu is stored as `500m`, a size of
+ * `1073741824` as `1Gi`), so values under resource requests and limits
+ * compare as quantities, not strings. A quantity may be written as a number
+ * (int-or-string): it comes back as a string.
  */
 function scalarsEqual(a: unknown, b: unknown, path: string): boolean {
   if (a === b) return true;
-  if (typeof a === 'string' && typeof b === 'string' && /(^|\.)(requests|limits|capacity)\./.test(path)) {
+  const x = typeof a === 'number' ? String(a) : a;
+  const y = typeof b === 'number' ? String(b) : b;
+  if (typeof x === 'string' && typeof y === 'string' && /(^|\.)(requests|limits|capacity)\./.test(path)) {
     try {
-      return compareQuantities(a, b) === 0;
+      return compareQuantities(x, y) === 0;
     } catch {
       return false;
     }
   }
   return false;
+}
+
+function isZero(v: unknown): boolean {
+  return v === 0 || v === false || v === '';
 }
 
 function isEmpty(v: unknown): boolean {

@@ -50,6 +50,12 @@ export const CLUSTER_RULES: readonly PolicyRule[] = [
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: [...READ, ...APPLY, 'delete'] },
   { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: [...READ, ...APPLY] },
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
+  // Pods only to explain a lab that is not Ready (the cache holds ours, by label); never written.
+  { apiGroups: [''], resources: ['pods'], verbs: [...WATCH] },
+  // core/v1 Events only to read a Pending claim's warnings (listed with a field selector, never watched).
+  { apiGroups: [''], resources: ['events'], verbs: ['list'] },
+  // Nodes only to name the taint a lab's pods do not tolerate (the scheduler's message no longer does).
+  { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   // The secure endpoints ask the API server who a caller is and what they may read (delegated-auth.ts).
   { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },

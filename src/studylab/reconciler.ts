@@ -44,7 +44,9 @@ import {
   type ResourceType,
   type Result,
   type Store,
+  type StoreReader,
 } from '../runtime/index.js';
+import { blockerEvent, observeBlockers, type BlockerSources } from './blockers.js';
 import {
   buildDeployment,
   buildNetworkPolicy,
@@ -69,11 +71,18 @@ export interface StudyLabCaches {
   services: Store<KubeObject>;
   networkPolicies: Store<KubeObject>;
   claims: Store<KubeObject>;
+  /** The lab's pods, slimmed and indexed by lab (pods.ts); without it status cannot explain pods. */
+  pods?: StoreReader;
 }
 
 export interface StudyLabReconcilerDeps {
   /** Writes, and reads of what is not cached; every call gets the reconcile's signal. */
   client: ObjectClient;
+  /**
+   * Lists made only to explain a lab that is not Ready (a Pending claim's Events, the taints of nodes);
+   * without it the explanation goes without them.
+   */
+  lister?: BlockerSources['lister'];
   caches: StudyLabCaches;
   events: EventSink;
   now?: () => Date;
@@ -169,6 +178,14 @@ export class StudyLabReconciler implements Reconciler {
     const pass: Pass = { ctx, applyErrors: [], conflicts: [], created: [], updated: [] };
     const observed = await this.reconcileChildren(lab, pass);
     this.announceApplies(lab, pass);
+    const { caches, lister } = this.deps;
+    const { recheckAfterMs } = await observeBlockers(
+      lab,
+      observed,
+      { pods: caches.pods, lister },
+      ctx,
+      this.now(),
+    );
     // A repair was backed off: someone keeps changing a child, and each change rolls it (Progressing,
     // then Ready again). Reporting every swing would make our status writes as fast as their edits, the
     // hot loop the backoff exists to prevent; status is written with the repair instead. A new
@@ -196,17 +213,19 @@ export class StudyLabReconciler implements Reconciler {
         { cause: errors.length === 1 ? errors[0] : new AggregateError(errors) },
       );
     }
-    return this.next(lab, pass);
+    return this.next(lab, pass, recheckAfterMs);
   }
 
-  /** When to look again: after a backed-off repair, or, while a name is taken, after the conflict backoff. */
-  private next(lab: StudyLab, pass: Pass): Result {
+  /**
+   * When to look again: after a backed-off repair, while a name is taken after the conflict backoff, or
+   * when something that explains the lab is due to change unannounced (observeBlockers).
+   */
+  private next(lab: StudyLab, pass: Pass, recheckAfterMs?: number): Result {
     const key = objectKey(lab);
-    let after = pass.retryAfterMs;
+    let after = minOf(pass.retryAfterMs, recheckAfterMs);
     if (pass.conflicts.length > 0) {
       this.conflictChecks.record(key, 'conflict');
-      const recheck = this.conflictChecks.waitMs(key, 'conflict');
-      after = Math.min(after ?? recheck, recheck);
+      after = minOf(after, this.conflictChecks.waitMs(key, 'conflict'));
     } else {
       this.conflictChecks.forget(key);
     }
@@ -524,6 +543,8 @@ export class StudyLabReconciler implements Reconciler {
       );
       // The server answers with the whole lab as stored, spec and new resourceVersion included.
       this.labs.record(written as unknown as StudyLab);
+      const warning = blockerEvent(lab.status, status, observed);
+      if (warning) this.deps.events.event(lab, 'Warning', warning.reason, 'Observe', warning.note);
       return true;
     } catch (err) {
       // Deleted between the cache read and the write: nothing left to report on.
@@ -560,4 +581,8 @@ function isNamespaceTerminating(err: unknown): boolean {
   if (!(err instanceof ApiError) || err.status !== 403) return false;
   const causes = (err.body as { details?: { causes?: { reason?: string }[] } } | undefined)?.details?.causes;
   return causes?.some((c) => c.reason === 'NamespaceTerminating') ?? false;
+}
+
+function minOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }

@@ -18,14 +18,21 @@
  *    decides), or the claim is not Bound yet.
  * 6. Ready: none of the above.
  *
+ * While the rollout is not complete or the claim not Bound, Ready's reason and
+ * message say what blocks the lab, in the terms of its pods and claim
+ * (explain.ts: Unschedulable, ImagePullFailed, CrashLoopBackOff...), rather
+ * than only that the rollout is in progress; a rollout past its deadline stays
+ * Degraded whatever explains it.
+ *
  * The children must be passed in every case, paused and invalid labs
  * included: an absent child is reported as missing, never as "not looked at".
  */
-import type { V1Deployment, V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1PersistentVolumeClaim, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Condition, Phase, StudyLab, StudyLabStatus } from '../api/v1alpha1/index.js';
 import { servicePortsOf, serviceTypeOf } from './builders/service.js';
 import type { StorageRefusal } from './builders/pvc.js';
 import { ConditionType, Reason, nextCondition, type ConditionUpdate } from './conditions.js';
+import { explainNotReady, MAX_EXPLANATION_LENGTH, type ClaimWarning } from './explain.js';
 import { describeConflicts, type ChildConflict } from './ownership.js';
 import { joinWords } from './text.js';
 import type { Problem } from './validation.js';
@@ -56,6 +63,12 @@ export interface Observed {
   conflicts?: ChildConflict[];
   /** ClaimPlan.refusal of this reconcile. */
   storageRefusal?: StorageRefusal;
+  /** The lab's pods as the cache has them (slimmed), in name order; absent counts as none. */
+  pods?: readonly V1Pod[];
+  /** The claim's last Warning Event, read only while the claim is Pending. */
+  claimWarning?: ClaimWarning;
+  /** Taints the pods' nodes have and the pods do not tolerate, read only while the scheduler cites taints. */
+  untoleratedTaints?: readonly string[];
 }
 
 export interface StatusOptions {
@@ -100,7 +113,7 @@ export function computeStatus(
   options: StatusOptions = {},
 ): StudyLabStatus {
   const generation = lab.metadata.generation;
-  const verdicts = [...specVerdicts(lab, observed), ...childVerdicts(lab, observed)];
+  const verdicts = [...specVerdicts(lab, observed), ...childVerdicts(lab, observed, now)];
   const phase = decidePhase(verdicts);
   const endpoint = endpointOf(lab, observed.service, options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN);
 
@@ -115,7 +128,7 @@ export function computeStatus(
     ...(lab.spec.storage
       ? [
           unlessConflict(
-            storageBoundCondition(observed.pvc, lab.metadata.name ?? ''),
+            storageBoundCondition(observed.pvc, lab.metadata.name ?? '', observed.claimWarning),
             observed,
             'PersistentVolumeClaim',
           ),
@@ -192,30 +205,16 @@ function specVerdicts(lab: StudyLab, observed: Observed): Verdict[] {
 }
 
 /** Verdicts about the children as observed. */
-function childVerdicts(lab: StudyLab, observed: Observed): Verdict[] {
+function childVerdicts(lab: StudyLab, observed: Observed, now: Date): Verdict[] {
   const name = lab.metadata.name ?? '';
   const verdicts: Verdict[] = [];
-  if (lab.spec.app) {
-    const d = observed.deployment;
-    if (!d) {
-      verdicts.push({
-        phase: 'Pending',
-        reason: Reason.DeploymentNotFound,
-        message: `Deployment ${name} does not exist yet`,
-      });
-    } else {
-      const rollout = rolloutStateOf(d);
-      if (rollout.state === 'stalled') {
-        verdicts.push({
-          phase: 'Degraded',
-          reason: Reason.ProgressDeadlineExceeded,
-          message: rollout.message,
-        });
-      }
-      if (rollout.state === 'progressing') {
-        verdicts.push({ phase: 'Progressing', reason: Reason.RolloutInProgress, message: rollout.message });
-      }
-    }
+  const rollout = lab.spec.app && observed.deployment ? rolloutStateOf(observed.deployment) : undefined;
+  if (lab.spec.app && !observed.deployment) {
+    verdicts.push({
+      phase: 'Pending',
+      reason: Reason.DeploymentNotFound,
+      message: `Deployment ${name} does not exist yet`,
+    });
   }
   if (serviceTypeOf(lab) !== 'None' && !observed.service) {
     verdicts.push({
@@ -224,10 +223,28 @@ function childVerdicts(lab: StudyLab, observed: Observed): Verdict[] {
       message: `Service ${name} does not exist yet`,
     });
   }
+  let claimPending = false;
   if (lab.spec.storage) {
-    const claim = claimStateOf(observed.pvc, name);
+    const claim = claimStateOf(observed.pvc, name, observed.claimWarning);
+    claimPending = claim.reason === Reason.ClaimPending;
     const phase = CLAIM_PHASE[claim.reason];
-    if (phase) verdicts.push({ phase, reason: claim.reason, message: claim.message });
+    if (phase && !claimPending) verdicts.push({ phase, reason: claim.reason, message: claim.message });
+  }
+  if (claimPending || (rollout && rollout.state !== 'complete')) {
+    const blocker = explainNotReady({
+      lab,
+      ...(lab.spec.app && observed.deployment && { deployment: observed.deployment }),
+      ...(lab.spec.storage && observed.pvc && { claim: observed.pvc }),
+      pods: lab.spec.app ? (observed.pods ?? []) : [],
+      ...(observed.claimWarning && { claimWarning: observed.claimWarning }),
+      ...(observed.untoleratedTaints && { untoleratedTaints: observed.untoleratedTaints }),
+      now,
+    });
+    verdicts.push({
+      phase: rollout?.state === 'stalled' ? 'Degraded' : 'Progressing',
+      reason: blocker?.reason ?? Reason.RolloutInProgress,
+      message: blocker?.message ?? rollout?.message ?? '',
+    });
   }
   return verdicts;
 }
@@ -368,8 +385,12 @@ function progressingCondition(deployment: V1Deployment | undefined): ConditionUp
   }
 }
 
-function storageBoundCondition(pvc: V1PersistentVolumeClaim | undefined, name: string): ConditionUpdate {
-  const claim = claimStateOf(pvc, name);
+function storageBoundCondition(
+  pvc: V1PersistentVolumeClaim | undefined,
+  name: string,
+  warning: ClaimWarning | undefined,
+): ConditionUpdate {
+  const claim = claimStateOf(pvc, name, warning);
   return {
     type: ConditionType.StorageBound,
     status: claim.reason === Reason.ClaimBound ? 'True' : 'False',
@@ -433,6 +454,7 @@ export function rolloutStateOf(deployment: V1Deployment): RolloutState {
 function claimStateOf(
   pvc: V1PersistentVolumeClaim | undefined,
   name: string,
+  warning?: ClaimWarning,
 ): { reason: Reason; message: string } {
   if (!pvc) {
     return { reason: Reason.ClaimNotFound, message: `PersistentVolumeClaim ${name} does not exist yet` };
@@ -454,6 +476,14 @@ function claimStateOf(
         message: `the claim lost its PersistentVolume${volume ? ` ${volume}` : ''}: its data cannot be reached`,
       };
     default:
+      if (warning) {
+        const text = `waiting for a PersistentVolume: ${warning.reason}: ${warning.message.replace(/\s+/g, ' ').trim()}`;
+        return {
+          reason: Reason.ClaimPending,
+          message:
+            text.length > MAX_EXPLANATION_LENGTH ? `${text.slice(0, MAX_EXPLANATION_LENGTH - 3)}...` : text,
+        };
+      }
       return {
         reason: Reason.ClaimPending,
         message:

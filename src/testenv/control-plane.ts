@@ -12,7 +12,7 @@
  * second and does the same.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
@@ -22,7 +22,7 @@ import { KubeConfig, type V1Node, type V1PersistentVolume } from '@kubernetes/cl
 import { stringify } from 'yaml';
 import { Component } from './process.js';
 import { createPki, readPem, type CertPair, type ClientIdentity, type Pki } from './pki.js';
-import { requireBinaries, type Binaries } from './versions.js';
+import { REPO_ROOT, requireBinaries, type Binaries } from './versions.js';
 
 export interface LocalControlPlaneOptions {
   /** Fake kwok nodes to create. Default 3. */
@@ -46,6 +46,14 @@ export interface LocalControlPlaneOptions {
 /** The StorageClass every plane has, marked default; kube-controller-manager's test hostPath provisioner serves it. */
 export const DEFAULT_STORAGE_CLASS = 'standard';
 export const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+/** kwok's pod stages: its defaults, plus images that fail to pull or crash in a loop, as a kubelet would show them. */
+export const KWOK_STAGES_FILE = join(REPO_ROOT, 'hack', 'testenv', 'kwok-stages.yaml');
+/** On the local plane, a pod with this image cannot pull it (ImagePullBackOff), as under a real kubelet. */
+export const KWOK_PULL_FAILS_IMAGE = 'studylab.invalid/pull-fails:1';
+/** On the local plane, a pod with this image crashes in a loop (CrashLoopBackOff, last exit code 1). */
+export const KWOK_CRASHES_IMAGE = 'studylab.invalid/crashes:1';
+/** On the local plane, a pod with this image runs but never becomes ready (a readiness probe that keeps failing). */
+export const KWOK_NEVER_READY_IMAGE = 'studylab.invalid/never-ready:1';
 const SERVICE_CIDR = '10.96.0.0/16';
 const SERVICE_IP = '10.96.0.1';
 const POD_CIDR = '10.244.0.1/16';
@@ -194,7 +202,8 @@ export class LocalControlPlane {
         // Heartbeats through Leases, renewed every quarter of this, as a real kubelet does.
         '--node-lease-duration-seconds=40',
         // Without it kwok reads ~/.kwok/kwok.yaml, a user file that would make runs differ by machine.
-        `--config=${this.writeFile('kwok.yaml', '')}`,
+        // Its pod stages: kwok's defaults plus a failing image pull and a crash loop (see the file).
+        `--config=${this.writeFile('kwok.yaml', readFileSync(KWOK_STAGES_FILE, 'utf8'))}`,
       ],
       join(dir, 'kwok.log'),
     );

@@ -3,6 +3,9 @@ export {
   LocalControlPlane,
   DEFAULT_STORAGE_CLASS,
   FAKE_NODE_ANNOTATION,
+  KWOK_CRASHES_IMAGE,
+  KWOK_NEVER_READY_IMAGE,
+  KWOK_PULL_FAILS_IMAGE,
   serviceAccountKubeConfig,
 } from './control-plane.js';
 export type { LocalControlPlaneOptions } from './control-plane.js';

@@ -73,6 +73,19 @@ describe('the admission policy: a lab asks only for what its author may do (e2e)
       field: 'spec.app.imagePullSecrets[].name',
       missing: 'may not get Secret "registry" in namespace "NS"',
     },
+    // More Secrets than one CEL expression could afford to check: each reference is checked on its own.
+    'many-secrets': {
+      app: {
+        env: ['A', 'B', 'C', 'D'].map((n) => ({
+          name: n,
+          valueFrom: { secretKeyRef: { name: `creds-${n.toLowerCase()}`, key: 'k' } },
+        })),
+        envFrom: [{ secretRef: { name: 'creds' } }],
+        imagePullSecrets: [{ name: 'registry' }],
+      },
+      field: 'spec.app.env[A].valueFrom.secretKeyRef',
+      missing: 'may not get Secret "creds-a" in namespace "NS"',
+    },
   };
 
   before(async function () {
@@ -141,6 +154,17 @@ describe('the admission policy: a lab asks only for what its author may do (e2e)
       expect(exists(name), 'nothing was stored').to.equal(false);
     });
   }
+
+  it('refuses a lab naming more Secrets than it can check, saying how many, even to a user with the rights', function () {
+    const env = Array.from({ length: 13 }, (_, i) => ({
+      name: `V${i}`,
+      valueFrom: { secretKeyRef: { name: `s${i}`, key: 'k' } },
+    }));
+    const out = create(trusted, 'too-many-secrets', { env });
+    expect(out.ok, out.output).to.equal(false);
+    expect(out.output).to.contain('spec.app: a lab may name at most 12 Secrets');
+    expect(out.output).to.contain('this one names 13');
+  });
 
   it('accepts a plain lab, and one that runs as `default`, from the same user', function () {
     for (const [name, app] of [

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { REPO_ROOT } from '../../src/testenv/index.js';
-import { cluster, testNamespace, type Cluster } from '../support/cluster.js';
-import { get } from '../support/https.js';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
+import { get } from '../support/https.js';
 import {
   installOperatorPrerequisites,
   kubectl,
@@ -73,13 +74,29 @@ describe('installing the operator (e2e)', function () {
       try {
         writeFileSync(`${dir}/kustomization.yaml`, m![1]!);
         const rendered = kubectl(c, ['kustomize', dir]);
-        expect(rendered).to.contain('image: registry.example.org/studylab-operator:0.1.0');
-        expect(rendered).to.not.contain('image: studylab-operator:dev');
+        // The image deploy/ names and the Helm chart's values carry: one value, the package's version.
+        const version = (JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string })
+          .version;
+        const image = `registry.example.org/studylab-operator:${version}`;
+        expect(rendered).to.contain(`image: ${image}`);
+        expect(kubectl(c, ['kustomize', `${REPO_ROOT}/deploy`])).to.contain(`image: ${image}`);
+        const values = readFileSync(`${REPO_ROOT}/charts/studylab-operator/values.yaml`, 'utf8');
+        expect(values).to.contain('repository: registry.example.org/studylab-operator');
+        expect(values).to.contain(`tag: "${version}"`);
+        expect(readme).to.contain(
+          `--set image.repository=registry.example.org/studylab-operator --set image.tag=${version}`,
+        );
         const out = kubectl(c, ['apply', '--server-side', '--dry-run=server', '-k', dir]);
         expect(out).to.match(/deployment\.apps\/studylab-operator serverside-applied \(server dry run\)/);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it('overlay monitoring renders on top of the base: the dashboard ConfigMap and the PrometheusRule', function () {
+      const out = kubectl(c, ['kustomize', `${REPO_ROOT}/deploy/overlays/monitoring`]);
+      expect(out).to.match(/grafana_dashboard: "1"[\s\S]*kind: PrometheusRule/);
+      expect(out).to.match(/kind: CustomResourceDefinition/);
     });
 
     it('overlay prometheus renders on top of the base: an HTTPS ServiceMonitor with a token, and its reader binding', function () {
@@ -145,6 +162,10 @@ describe('installing the operator (e2e)', function () {
       ['update', 'leases.coordination.k8s.io', '-n', OPERATOR_NAMESPACE],
       ['create', 'tokenreviews.authentication.k8s.io'],
       ['create', 'subjectaccessreviews.authorization.k8s.io'],
+      // To explain a lab that is not Ready: its pods (cached), a Pending claim's Events, the taints of nodes.
+      ['watch', 'pods', '-n', 'default'],
+      ['list', 'events', '-n', 'default'],
+      ['list', 'nodes'],
     ];
     const denied: string[][] = [
       ['get', 'secrets', '-n', 'default'],
@@ -159,7 +180,10 @@ describe('installing the operator (e2e)', function () {
       ['create', 'configmaps', '-n', 'default'],
       ['get', 'pods', '-n', 'default'],
       ['create', 'pods', '-n', 'default'],
-      ['list', 'nodes'],
+      ['get', 'nodes'],
+      ['watch', 'nodes'],
+      ['patch', 'nodes'],
+      ['create', 'events', '-n', 'default'],
       ['create', 'statefulsets.apps', '-n', 'default'],
       ['create', 'ingresses.networking.k8s.io', '-n', 'default'],
       ['create', 'clusterrolebindings.rbac.authorization.k8s.io'],
@@ -199,23 +223,32 @@ describe('installing the operator (e2e)', function () {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    it('installs no development dependency', function () {
-      for (const dev of ['typescript', 'tsx', 'mocha', 'ts-morph', 'eslint']) {
+    it('installs no development dependency, and ships no test-environment code', function () {
+      for (const dev of ['typescript', 'tsx', 'mocha', 'ts-morph', 'eslint', 'yaml']) {
         expect(existsSync(`${dir}/node_modules/${dev}`), dev).to.equal(false);
       }
       expect(existsSync(`${dir}/node_modules/@kubernetes/client-node`)).to.equal(true);
+      expect(existsSync(`${dir}/dist/src/main.js`)).to.equal(true);
+      expect(existsSync(`${dir}/dist/src/testenv`), 'dist/src/testenv').to.equal(false);
     });
 
-    it('runs from dist/ with the shipped RBAC, serves metrics over HTTPS to a metrics reader only, and exits 0 on SIGTERM', async function () {
+    it('runs from dist/ with the shipped RBAC, serves metrics over HTTPS to a metrics reader only, reconciles a sample, and exits 0 on SIGTERM', async function () {
       // As deployed: the secure server on, so the shipped RBAC must let it review tokens and access.
-      const ns = await testNamespace('scrape');
+      const ns = await testNamespace('prod-build');
       const token = serviceAccountToken(c, ns, 'scraper');
       const binding = bindClusterRole(c, 'studylab-metrics-reader', ns, 'scraper');
       const operator = await startOperator({
         kubeconfig: operatorKubeconfig,
         entry: [`${dir}/dist/src/main.js`],
         cwd: dir,
-        args: ['--leader-elect', `--leader-election-namespace=${OPERATOR_NAMESPACE}`, '--retry-period=1'],
+        args: [
+          '--leader-elect',
+          `--leader-election-namespace=${OPERATOR_NAMESPACE}`,
+          // A Lease of its own: another suite's operator may hold the default one.
+          `--leader-election-id=studylab-prod-build-${process.pid}`,
+          '--retry-period=1',
+          `--namespace=${ns}`,
+        ],
         metricsToken: token,
       });
       try {
@@ -227,6 +260,28 @@ describe('installing the operator (e2e)', function () {
           (await get(operator.debugUrl, { token })).status,
           'the reader may not see the debug page',
         ).to.equal(403);
+        kubectl(c, ['apply', '-n', ns, '-f', `${REPO_ROOT}/samples/01-clusterip.yaml`]);
+        const custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
+        const name = 'clusterip';
+        await eventually(
+          async () => {
+            const lab = await readLab(custom, ns, name);
+            const phase = lab.status?.phase;
+            if (lab.status?.observedGeneration !== lab.metadata?.generation || phase !== 'Ready')
+              throw new Error(`lab ${name}: ${phase ?? 'no status'}`);
+          },
+          { timeoutMs: 120_000 },
+        );
+        const deployment = kubectl(c, [
+          'get',
+          'deployment',
+          '-n',
+          ns,
+          name,
+          '-o',
+          'jsonpath={.status.readyReplicas}',
+        ]);
+        expect(Number(deployment)).to.be.greaterThan(0);
       } finally {
         unbind(c, binding);
         expect(await operator.stop('SIGTERM')).to.equal(0);

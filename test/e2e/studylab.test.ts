@@ -21,6 +21,17 @@ import { installOperatorPrerequisites, kubectl } from '../support/install.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../support/operator.js';
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
+/** eventually() for a synchronous check, such as one over the operator's log lines. */
+const until = <T>(check: () => T, timeoutMs?: number): Promise<T> =>
+  eventually(() => Promise.resolve().then(check), { timeoutMs });
+/** What the controller logs (at debug level) when a reconcile ends, with the lab's namespace and name. */
+const RECONCILE_ENDS = new Set([
+  'Reconcile succeeded',
+  'Reconcile done, requeue scheduled',
+  'Reconcile done, requeued with backoff',
+  'Reconciler error',
+  'Reconciler error (terminal, not retried)',
+]);
 const NODE_PORT = 31080;
 
 describe('StudyLab operator (e2e)', function () {
@@ -44,12 +55,17 @@ describe('StudyLab operator (e2e)', function () {
     net = c.kubeConfig.makeApiClient(NetworkingV1Api);
     custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
     events = c.kubeConfig.makeApiClient(EventsV1Api);
-    operator = await startOperator({
-      kubeconfig: operatorKubeconfig,
-      args: ['--leader-elect', '--leader-election-namespace=studylab-system', '--retry-period=1'],
-    });
+    operator = await startOperator({ kubeconfig: operatorKubeconfig, args: operatorArgs() });
     await operator.waitReady();
   });
+
+  /** The paused lab is traced: its test waits for a reconcile of that very lab, seen in the trace. */
+  const operatorArgs = () => [
+    '--leader-elect',
+    '--leader-election-namespace=studylab-system',
+    '--retry-period=1',
+    `--trace=${ns}/still`,
+  ];
 
   after(async function () {
     await operator?.stop();
@@ -86,6 +102,24 @@ describe('StudyLab operator (e2e)', function () {
       },
       { timeoutMs },
     );
+  }
+
+  /**
+   * The first traced reconcile of lab `name` (started with --trace for it) whose cache read of its child
+   * `kind` found that child at `resourceVersion` or later, with the trace line of its result once it ended.
+   */
+  function tracedReconcileThatRead(name: string, kind: string, resourceVersion: number) {
+    const key = `${ns}/${name}`;
+    const lines = operator.logs.filter((l) => l.key === key && typeof l.reconcileID === 'string');
+    const read = lines.find(
+      (l) => l.trace === 'cache' && l.kind === kind && Number(l.resourceVersion) >= resourceVersion,
+    );
+    if (!read) return undefined;
+    const reconcileID = read.reconcileID as string;
+    return {
+      reconcileID,
+      result: lines.find((l) => l.trace === 'result' && l.reconcileID === reconcileID),
+    };
   }
 
   function condition(lab: StudyLab, type: string) {
@@ -403,19 +437,24 @@ describe('StudyLab operator (e2e)', function () {
     await waitForPhase('still', 'Ready');
     apply('still', { app: web(), paused: true });
     await waitForPhase('still', 'Paused');
-    const reconciles = await operator.metricValue('controller_runtime_reconcile_total', {
-      controller: 'studylab',
-    });
     kubectl(c, ['-n', ns, 'set', 'image', 'deployment/still', 'app=nginxinc/nginx-unprivileged:drifted']);
-    // The drift event has been reconciled (the counter moved), and nothing was repaired.
-    await eventually(async () =>
-      expect(
-        await operator.metricValue('controller_runtime_reconcile_total', { controller: 'studylab' }),
-      ).to.be.greaterThan(reconciles),
-    );
+    const drifted = Number((await readDeployment('still')).metadata?.resourceVersion);
+    // A reconcile of this very lab read the drifted Deployment from its cache, and finished: its trace says so.
+    const seen = await until(() => {
+      const reconcile = tracedReconcileThatRead('still', 'Deployment', drifted);
+      expect(reconcile, `a reconcile of still that read the Deployment at ${drifted} or later`).to.not.equal(
+        undefined,
+      );
+      expect(reconcile!.result, `the result of reconcile ${reconcile!.reconcileID}`).to.not.equal(undefined);
+      return reconcile!;
+    });
+    // ...and repaired nothing.
     expect((await readDeployment('still')).spec?.template.spec?.containers[0]?.image).to.equal(
       'nginxinc/nginx-unprivileged:drifted',
     );
+    const lab = await getLab('still');
+    expect(lab.status?.phase, `after reconcile ${seen.reconcileID}`).to.equal('Paused');
+    expect(lab.status?.observedGeneration).to.equal(lab.metadata.generation);
 
     apply('still', { app: web(), paused: false });
     await eventually(async () =>
@@ -463,11 +502,18 @@ describe('StudyLab operator (e2e)', function () {
     const fresh = await startOperator({ kubeconfig: operatorKubeconfig, args: ['--log-level=debug'] });
     try {
       await fresh.waitReady();
-      await eventually(async () =>
+      // Every lab, each by name, has been reconciled to the end (the debug log says so per reconcile).
+      await until(() => {
+        const reconciled = new Set(
+          fresh.logs
+            .filter((l) => RECONCILE_ENDS.has(String(l.msg)) && l.namespace === ns)
+            .map((l) => String(l.name)),
+        );
         expect(
-          await fresh.metricValue('controller_runtime_reconcile_total', { controller: 'studylab' }),
-        ).to.be.at.least(labs.length),
-      );
+          labs.map((l) => l.metadata.name).filter((name) => !reconciled.has(name!)),
+          'labs not reconciled yet',
+        ).to.deep.equal([]);
+      });
       await eventually(async () =>
         expect(await fresh.metricValue('workqueue_depth', { name: 'studylab' })).to.equal(0),
       );
@@ -482,10 +528,7 @@ describe('StudyLab operator (e2e)', function () {
       ).to.deep.equal([]);
     } finally {
       await fresh.stop();
-      operator = await startOperator({
-        kubeconfig: operatorKubeconfig,
-        args: ['--leader-elect', '--leader-election-namespace=studylab-system', '--retry-period=1'],
-      });
+      operator = await startOperator({ kubeconfig: operatorKubeconfig, args: operatorArgs() });
       await operator.waitReady();
     }
   });

@@ -220,6 +220,57 @@ describe('Manager (integration)', function () {
     );
   });
 
+  it('caches a kind through its cacheByType selector and transform: only labelled objects, as transformed', async () => {
+    const label = 'manager-test/cached';
+    const mgr = newManager({
+      metricsBindAddress: '0',
+      cacheByType: [
+        {
+          type: ConfigMaps,
+          labelSelector: `${label}=yes`,
+          // Keep the keys of data, not the values: what a cache for "which keys exist" would hold.
+          transform: (o) => {
+            const cm = o as ConfigMap;
+            return { ...cm, data: Object.fromEntries(Object.keys(cm.data ?? {}).map((k) => [k, ''])) };
+          },
+        },
+      ],
+    });
+    await client.create<ConfigMap>(ConfigMaps, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'cached', namespace, labels: { [label]: 'yes' } },
+      data: { greeting: 'hello' },
+    });
+    await client.create<ConfigMap>(ConfigMaps, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'not-cached', namespace },
+      data: { greeting: 'hello' },
+    });
+    const store = mgr.getStore<ConfigMap>(ConfigMaps);
+    new ControllerBuilder(mgr, 'transform')
+      .for(ConfigMaps)
+      .complete({ reconcile: () => Promise.resolve({}) });
+    startRunning(mgr);
+    await until(() => expect(store.getByName(namespace, 'cached')?.data).to.deep.equal({ greeting: '' }));
+    expect(store.getByName(namespace, 'not-cached')).to.equal(undefined);
+    // A watch event goes through the same transform as the list.
+    await client.apply<ConfigMap>(
+      ConfigMaps,
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'cached', namespace, labels: { [label]: 'yes' } },
+        data: { greeting: 'hello', farewell: 'bye' },
+      },
+      { fieldManager: 'manager-test', force: true },
+    );
+    await until(() =>
+      expect(store.getByName(namespace, 'cached')?.data).to.deep.equal({ greeting: '', farewell: '' }),
+    );
+  });
+
   it('answers /healthz but not /readyz while a cache cannot sync', async () => {
     const missing: ResourceType = {
       group: 'example.invalid',

@@ -1,17 +1,34 @@
 /**
  * Reliability 5: a fight. Another client keeps changing a field the operator
  * owns on a child (the Deployment's image) several times a second. The
- * operator must restore it with backoff, not in a hot loop (its write rate,
- * read from its own /metrics, stays bounded), and leave alone the fields it
- * does not own (replicas, which the lab leaves unset, and an annotation).
+ * operator must restore it with backoff, not in a hot loop: each pause
+ * between repairs at least as long as the configured backoff asks, so the
+ * repairs and the writes they cost (read from its own /metrics) grow with the
+ * log of the fight's length, not with the other client's edits. It leaves
+ * alone the fields it does not own (replicas, which the lab leaves unset, and
+ * an annotation). The write rate is printed with the suite's figures.
  */
 import { expect } from 'chai';
 import { Deployments, type KubeObject } from '../../src/runtime/index.js';
+import { REPAIR_BACKOFF_DEFAULTS } from '../../src/studylab/repair-backoff.js';
 import { eventually } from '../support/cluster.js';
 import { Scenario, msSince, recordFault, timedLogs, type ProxiedOperator } from './support.js';
 
 const FIGHT_MS = 15_000;
 const FIGHT_INTERVAL_MS = 200;
+/** The operator runs with the default repair backoff. */
+const { baseMs: BACKOFF_BASE_MS, resetAfterMs: BACKOFF_RESET_MS } = REPAIR_BACKOFF_DEFAULTS;
+/**
+ * A log line's timestamp is taken when winston formats it, a little after the call: a pause between two
+ * lines may read shorter than the pause between the two calls by about that much.
+ */
+const LOG_TIMESTAMP_SLACK_MS = 100;
+
+/** The pause the backoff asks for after the n-th repair of a streak (n from 1): base, 2 base, 4 base... */
+const pauseAfter = (n: number): number => BACKOFF_BASE_MS * 2 ** (n - 1);
+
+/** The most repairs a streak can fit in `ms`: the k-th comes at least base * (2^(k-1) - 1) after the first. */
+const mostRepairsWithin = (ms: number): number => 1 + Math.floor(Math.log2(ms / BACKOFF_BASE_MS + 1));
 
 interface Deployment extends KubeObject {
   spec?: { replicas?: number; template?: { spec?: { containers?: { image?: string }[] } } };
@@ -38,7 +55,7 @@ describe('reliability 5: another client fights over a field the operator owns', 
   const read = async () => (await s.admin.get<Deployment>(Deployments, s.namespace, 'fought'))!;
   const image = (d: Deployment) => d.spec?.template?.spec?.containers?.[0]?.image;
 
-  it('restores the field with growing pauses and a bounded request rate, keeping the fields of others', async function () {
+  it('restores the field with the growing pauses of its backoff and writes in proportion to its repairs, keeping the fields of others', async function () {
     // Fields the operator does not own, set once by someone else.
     await s.admin.patch(
       Deployments,
@@ -82,21 +99,27 @@ describe('reliability 5: another client fights over a field the operator owns', 
     const backedOff = timedLogs(op.process).filter(
       (l) => l.at >= fightStarted && l.msg === 'drift repair backed off',
     );
-    // 1 s doubling: repairs at about 0, 1, 3, 7, 15 s into the fight; in a hot loop it would be one per edit.
-    expect(repairs.length, 'repairs during the fight').to.be.within(2, 7);
-    expect(backedOff.length, 'repairs deferred').to.be.at.least(1);
+    const duringFight = repairs.filter((r) => r.at <= fightEnded);
     const gaps = repairs.slice(1).map((r, i) => r.at - repairs[i]!.at);
-    for (let i = 1; i < gaps.length; i++) {
-      expect(gaps[i]!, `pause ${i} after pause ${i - 1}: ${gaps.join(', ')} ms`).to.be.at.least(
-        gaps[i - 1]! * 1.5,
-      );
+    // Each repair of the streak waits at least what the backoff asks (1 s doubling: repairs at about 0, 1,
+    // 3, 7, 15 s into the fight); in a hot loop there would be one per edit. A machine too loaded to repair on
+    // time only makes the pauses longer. A pause past the reset period would start a new streak: none is.
+    for (const [i, gap] of gaps.entries()) {
+      expect(gap, `pauses ${gaps.join(', ')} ms`).to.be.below(BACKOFF_RESET_MS);
+      expect(
+        gap + LOG_TIMESTAMP_SLACK_MS,
+        `pause after repair ${i + 1}: ${gaps.join(', ')} ms`,
+      ).to.be.at.least(pauseAfter(i + 1));
     }
+    expect(duringFight.length, 'repairs during the fight').to.be.at.least(2);
+    expect(duringFight.length, 'repairs during the fight').to.be.at.most(
+      mostRepairsWithin(fightEnded - fightStarted + gaps.length * LOG_TIMESTAMP_SLACK_MS),
+    );
+    expect(backedOff.length, 'repairs deferred').to.be.at.least(1);
     // Every write of the operator counts: per repair the apply, the status swinging to Progressing and back
     // to Ready with the rollout it causes, and the DriftRepaired Event's series. In proportion to the
     // repairs (the log of the fight's length), never to the fighter's edits.
     expect(patches, `PATCH requests during ${edits} edits`).to.be.at.most(5 * repairs.length + 5);
-    expect(patches, 'PATCH requests, compared with the edits').to.be.below(edits / 2);
-    expect(patches / fightSeconds, 'PATCH per second').to.be.below(2);
     expect(reconciles, 'it did look at every change').to.be.at.least(repairs.length);
 
     const d = await read();

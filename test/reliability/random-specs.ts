@@ -3,8 +3,10 @@
  * patterns and its CEL rules), but that may still be wrong in ways only the
  * reconciler can tell (a targetPort naming no container port, a name that
  * cannot name a Service) or only the API server's validation of the children
- * can (a request above its limit). The bad-input scenario feeds them through
- * the builders and asks the API server about every object built.
+ * can (a request above its limit), or only at run time (a node port already
+ * allocated). The bad-input scenario feeds them through the builders and asks
+ * the API server about every object built, then creates a sample of them for
+ * real with an operator running.
  */
 import fc from 'fast-check';
 import type { StudyLabSpec } from '../../src/api/v1alpha1/index.js';

@@ -61,7 +61,10 @@ export const figures = {
   invalidRejected: 0,
   randomTried: 0,
   randomAccepted: 0,
+  randomRefused: 0,
   randomInvalid: 0,
+  /** Random specs created with an operator running, by how each lab ended. */
+  operatorRun: { labs: 0, accepted: 0, invalid: 0, degraded: 0, settledMs: 0 },
   /** Claims deleted or recreated without their lab saying Delete and being deleted. */
   objectsLost: 0,
   claimsTracked: 0,
@@ -83,7 +86,8 @@ after(function () {
         `  ${f.scenario.padEnd(12)} ${f.fault.padEnd(46)} injected ${f.injected} survived ${f.survived}  recover ${(f.recoverMs / 1000).toFixed(1)} s${f.note ? `  (${f.note})` : ''}`,
     ),
     `  invalid StudyLabs tried ${figures.invalidTried}, rejected with the field named ${figures.invalidRejected}`,
-    `  random valid-schema specs tried ${figures.randomTried}: children accepted by dry run ${figures.randomAccepted}, reported Invalid with a reason ${figures.randomInvalid}`,
+    `  random valid-schema specs tried ${figures.randomTried}: children accepted by dry run ${figures.randomAccepted}, a node port refused ${figures.randomRefused}, reported Invalid with a reason ${figures.randomInvalid}`,
+    `  random specs created with the operator running ${figures.operatorRun.labs}: accepted ${figures.operatorRun.accepted}, Invalid with a reason ${figures.operatorRun.invalid}, Degraded with the API server's message ${figures.operatorRun.degraded}; all settled after ${(figures.operatorRun.settledMs / 1000).toFixed(0)} s`,
     `  claims tracked ${figures.claimsTracked}, objects lost ${figures.objectsLost}`,
   ];
   console.log(lines.join('\n'));
@@ -315,6 +319,17 @@ export class Scenario {
    * every field the intent sets, controller owner); children no lab asks for.
    */
   async divergence(expectPhase: string | null = 'Ready'): Promise<string[]> {
+    return [...(await this.divergenceByLab(expectPhase)).values()].flat();
+  }
+
+  /**
+   * divergence(), lab by lab: the problems of each lab (by name, every lab has an entry), and under ''
+   * those of no lab (duplicates, children no lab asks for). `onlyChildren` leaves the status out.
+   */
+  async divergenceByLab(
+    expectPhase: string | null = 'Ready',
+    onlyChildren = false,
+  ): Promise<Map<string, string[]>> {
     const [labs, deployments, services, policies, claims] = await Promise.all([
       this.labs(),
       this.children(Deployments),
@@ -329,41 +344,43 @@ export class Scenario {
       NetworkPolicy: byName(policies),
       PersistentVolumeClaim: byName(claims),
     };
-    const problems: string[] = [];
+    const problems = new Map<string, string[]>([['', []]]);
+    const others = problems.get('')!;
     for (const [kind, list] of Object.entries({
       Deployment: deployments,
       Service: services,
       NetworkPolicy: policies,
       PersistentVolumeClaim: claims,
     })) {
-      if (new Set(list.map((o) => o.metadata?.name)).size !== list.length)
-        problems.push(`duplicate ${kind}s`);
+      if (new Set(list.map((o) => o.metadata?.name)).size !== list.length) others.push(`duplicate ${kind}s`);
     }
     const labNames = new Set(labs.map((l) => l.metadata.name));
     for (const lab of labs) {
       const name = lab.metadata.name!;
-      const status = lab.status;
-      if (status?.observedGeneration !== lab.metadata.generation)
-        problems.push(
-          `${name}: observedGeneration ${status?.observedGeneration} != ${lab.metadata.generation}`,
-        );
-      else if (expectPhase && status?.phase !== expectPhase) {
-        const ready = status?.conditions?.find((c) => c.type === 'Ready');
-        problems.push(`${name}: phase ${status?.phase} (${ready?.reason}: ${ready?.message})`);
+      const own: string[] = [];
+      problems.set(name, own);
+      if (!onlyChildren) own.push(...statusProblems(lab, expectPhase));
+      let claim: ReturnType<typeof buildPersistentVolumeClaim> | undefined;
+      let wanted: Record<keyof typeof live, KubeObject | undefined>;
+      try {
+        claim = lab.spec.storage
+          ? buildPersistentVolumeClaim(lab, live.PersistentVolumeClaim.get(name))
+          : undefined;
+        wanted = {
+          Deployment: lab.spec.app ? buildDeployment(lab) : undefined,
+          Service: buildService(lab),
+          NetworkPolicy: buildNetworkPolicy(lab),
+          PersistentVolumeClaim: claim?.intent,
+        };
+      } catch (err) {
+        // Only a lab the operator calls Invalid may be one the builders cannot build.
+        own.push(`${name}: a builder threw: ${String(err)}`);
+        continue;
       }
-      const claim = lab.spec.storage
-        ? buildPersistentVolumeClaim(lab, live.PersistentVolumeClaim.get(name))
-        : undefined;
-      const wanted: Record<keyof typeof live, KubeObject | undefined> = {
-        Deployment: lab.spec.app ? buildDeployment(lab) : undefined,
-        Service: buildService(lab),
-        NetworkPolicy: buildNetworkPolicy(lab),
-        PersistentVolumeClaim: claim?.intent,
-      };
       for (const kind of Object.keys(wanted) as (keyof typeof live)[]) {
         // The hash leaves out what the claim's intent only carries over from the live claim, as the reconciler's does.
         const unhashed = kind === 'PersistentVolumeClaim' ? (claim?.inherited ?? []) : [];
-        problems.push(...childProblems(lab, kind, wanted[kind], live[kind].get(name), unhashed));
+        own.push(...childProblems(lab, kind, wanted[kind], live[kind].get(name), unhashed));
       }
     }
     for (const [kind, objects] of Object.entries(live)) {
@@ -371,7 +388,7 @@ export class Scenario {
         // A retained claim outlives its lab by design; anything else without a lab is an orphan.
         const retained = kind === 'PersistentVolumeClaim' && !obj.metadata?.ownerReferences?.length;
         if (!labNames.has(name) && !retained && !obj.metadata?.deletionTimestamp)
-          problems.push(`${kind} ${name}: no lab asks for it`);
+          others.push(`${kind} ${name}: no lab asks for it`);
       }
     }
     return problems;
@@ -443,6 +460,19 @@ export class Scenario {
     figures.objectsLost += lost.length;
     return lost;
   }
+}
+
+/** The lab's status is not for its generation, or not in the phase expected (null: any phase). */
+function statusProblems(lab: StudyLab, expectPhase: string | null): string[] {
+  const name = lab.metadata.name!;
+  const status = lab.status;
+  if (status?.observedGeneration !== lab.metadata.generation)
+    return [`${name}: observedGeneration ${status?.observedGeneration} != ${lab.metadata.generation}`];
+  if (expectPhase && status?.phase !== expectPhase) {
+    const ready = status?.conditions?.find((c) => c.type === 'Ready');
+    return [`${name}: phase ${status?.phase} (${ready?.reason}: ${ready?.message})`];
+  }
+  return [];
 }
 
 function childProblems(

@@ -1,7 +1,8 @@
 /**
  * Installs what `kubectl apply -k deploy/` installs, minus the operator's own
- * Deployment (its image cannot be built here): the suites then run the
- * operator as a local process with the shipped ServiceAccount's token, so
+ * Deployment (the plane's kwok nodes only simulate pods; test/image runs the
+ * image itself, with docker): the suites then run the operator as a local
+ * process, or as a container, with the shipped ServiceAccount's token, so
  * they prove the shipped RBAC is enough.
  */
 import { execFileSync } from 'node:child_process';

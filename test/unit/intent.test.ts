@@ -84,6 +84,16 @@ describe('intent: when a child needs an apply', function () {
     expect(driftedFields({ spec: { ingress: [{}] } }, { spec: {} })).to.deep.equal(['spec.ingress']);
   });
 
+  it('treats the zero value of a field as equal to an absent field (the API server drops omitempty zeros)', function () {
+    const probe = { readinessProbe: { initialDelaySeconds: 0, periodSeconds: 3 } };
+    expect(driftedFields(probe, { readinessProbe: { periodSeconds: 3 } })).to.deep.equal([]);
+    expect(driftedFields({ env: [{ name: 'A', value: '' }] }, { env: [{ name: 'A' }] })).to.deep.equal([]);
+    expect(driftedFields({ spec: { paused: false } }, { spec: {} })).to.deep.equal([]);
+    // A zero that is there, or another value where ours is absent, is still compared.
+    expect(driftedFields({ a: 0 }, { a: 1 })).to.deep.equal(['a']);
+    expect(driftedFields({ a: 1 }, {})).to.deep.equal(['a']);
+  });
+
   it('treats a list of another length as drift', function () {
     expect(driftedFields({ a: [1, 2] }, { a: [1] })).to.deep.equal(['a']);
     expect(driftedFields({ a: [] }, { a: [] })).to.deep.equal([]);
@@ -95,6 +105,13 @@ describe('intent: when a child needs an apply', function () {
     ).to.deep.equal([]);
     expect(driftedFields({ requests: { cpu: '0.067G' } }, { requests: { cpu: '67M' } })).to.deep.equal([]);
     expect(driftedFields({ env: { value: '1' } }, { env: { value: '1.0' } })).to.deep.equal(['env.value']);
+  });
+
+  it('compares a quantity written as a number (int-or-string) with the string the API server returns', function () {
+    const size = (storage: unknown) => ({ spec: { resources: { requests: { storage } } } });
+    expect(driftedFields(size(1073741824), size('1Gi'))).to.deep.equal([]);
+    expect(driftedFields({ limits: { cpu: 2 } }, { limits: { cpu: '2' } })).to.deep.equal([]);
+    expect(driftedFields(size(1073741824), size('2Gi'))).to.deep.equal(['spec.resources.requests.storage']);
   });
 
   describe('exclusive lists (Service ports)', function () {

@@ -7,6 +7,8 @@ const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
 describe('README', function () {
   it('shows exactly what `--help` prints', async function () {
+    // Importing main.ts loads @kubernetes/client-node: seconds on a loaded machine, not a verdict.
+    this.timeout(120_000);
     // The --log-level default is read from LOG_LEVEL when main.ts is first imported.
     const saved = process.env.LOG_LEVEL;
     delete process.env.LOG_LEVEL;
@@ -26,5 +28,12 @@ describe('README', function () {
     const table = README.slice(README.indexOf('### Metrics'));
     const missing = names.filter((n) => !table.includes(`\`${n}\``));
     expect(missing).to.deep.equal([]);
+  });
+
+  it('samples/README.md names no path outside the repository', function () {
+    const samples = readFileSync(new URL('../../samples/README.md', import.meta.url), 'utf8');
+    expect(samples).to.not.match(/(^|[\s(`])\/(work|home|root|tmp|Users)\//m);
+    const links = [...samples.matchAll(/\]\(([^)]+)\)/g)].map((m) => m[1]!);
+    expect(links.filter((l) => l.startsWith('/') || l.startsWith('../..'))).to.deep.equal([]);
   });
 });

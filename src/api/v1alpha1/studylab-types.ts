@@ -46,6 +46,8 @@ export type Quantity = string;
  * @printcolumn {"name": "Ready", "type": "integer", "jsonPath": ".status.readyReplicas", "description": "Pods that are ready"}
  * @printcolumn {"name": "Service", "type": "string", "jsonPath": ".spec.service.type"}
  * @printcolumn {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint"}
+ * @printcolumn {"name": "Reason", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].reason", "priority": 1, "description": "Why the lab is (not) Ready: the Ready condition's reason"}
+ * @printcolumn {"name": "Message", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].message", "priority": 1, "description": "What blocks the lab, in the words of its pods and claim"}
  * @printcolumn {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
  */
 export interface StudyLab {
