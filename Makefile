@@ -78,6 +78,14 @@ test-e2e: deps testenv-build tools-build ## End-to-end tests: the operator as a 
 test-reliability: deps testenv-build ## Fault injection against the local plane: API server and etcd restarts, 410s, silent watches, failover, fights, bad input.
 	npm run --silent test:reliability
 
+.PHONY: chromium
+chromium: ## Find the headless Chromium the browser test drives, or install Debian's (as root); fail saying what to install.
+	hack/chromium.sh
+
+.PHONY: test-browser
+test-browser: deps testenv-build chromium ## The live page in a headless Chromium (playwright-core) against the local plane; screenshots in test-artifacts/.
+	npm run --silent test:browser
+
 .PHONY: docker-engine
 docker-engine: ## Make sure a Docker engine answers (as root on Debian: install docker.io, start dockerd).
 	hack/docker-engine.sh
@@ -108,7 +116,7 @@ test-image-if-engine:
 	fi
 
 .PHONY: test
-test: verify test-unit test-chart test-integration test-e2e test-reliability test-image-if-engine ## Everything CI runs (the image tests where a Docker engine answers, and always in CI).
+test: verify test-unit test-chart test-integration test-e2e test-browser test-reliability test-image-if-engine ## Everything CI runs (the image tests where a Docker engine answers, and always in CI).
 
 .PHONY: testenv-up
 testenv-up: deps testenv-build ## Start the local control plane in the background; prints what to export.

@@ -14,6 +14,8 @@
  *
  * With a Tracer (see trace.ts) the controller logs the enqueue, dequeue and result steps of the keys
  * it traces, and runs their reconciles in a trace context so the client and the cache add theirs.
+ * With a ReconcileHistory (see history.ts) it records the same steps of every key, traced or not,
+ * with the events that queued each key: what the live page (live.ts) shows.
  */
 import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from './clock.js';
@@ -38,6 +40,7 @@ import {
   type Result,
 } from './reconcile.js';
 import { objectKey, type KubeObject, type ResourceType } from './resources.js';
+import type { ReconcileHistory, TriggerType } from './history.js';
 import { Tracer, type ReconcileTrace } from './trace.js';
 import { WorkQueue, type AddOutcome, type WorkQueueSnapshot } from './workqueue.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -124,7 +127,15 @@ export interface ControllerDeps {
   readonly clock?: Clock;
   /** @default Tracer.off */
   readonly tracer?: Tracer;
+  /** Records every reconcile's triggers and steps. @default none */
+  readonly history?: ReconcileHistory;
 }
+
+const EVENT_TYPES: Record<HandlerEvent, TriggerType> = {
+  add: 'ADDED',
+  update: 'MODIFIED',
+  delete: 'DELETED',
+};
 
 export class Controller {
   readonly name: string;
@@ -137,6 +148,7 @@ export class Controller {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly tracer: Tracer;
+  private readonly history: ReconcileHistory | undefined;
   private readonly recent: ReconcileRecord[] = [];
   private readonly recentLimit: number;
   private active = 0;
@@ -162,6 +174,7 @@ export class Controller {
     this.log = (deps.logger ?? createLogger()).child({ controller: name });
     this.clock = deps.clock ?? systemClock;
     this.tracer = deps.tracer ?? Tracer.off;
+    this.history = deps.history;
     this.queue = new WorkQueue({
       name,
       controller: name,
@@ -183,6 +196,7 @@ export class Controller {
     const enqueue = (req: Request, event?: HandlerEvent, obj?: KubeObject): void => {
       const key = requestKey(req);
       const queued = this.queue.add(key);
+      if (this.history && event && obj) this.recordTrigger(key, queued, event, obj);
       if (this.tracer.traces(key)) this.traceEnqueue(key, queued, event, obj);
     };
     const dropped = (event: HandlerEvent, obj: KubeObject): void => {
@@ -248,6 +262,19 @@ export class Controller {
     });
   }
 
+  private recordTrigger(key: string, queued: AddOutcome, event: HandlerEvent, obj: KubeObject): void {
+    const objKey = obj.metadata?.name ? objectKey(obj) : undefined;
+    const resourceVersion = obj.metadata?.resourceVersion;
+    this.history?.triggered(key, {
+      kind: obj.kind ?? '',
+      // A relist's additions arrive as 'add' too: the API server's name for what the cache learnt.
+      type: EVENT_TYPES[event],
+      ...(resourceVersion ? { resourceVersion } : {}),
+      ...(objKey !== undefined && objKey !== key ? { object: objKey } : {}),
+      queue: queued,
+    });
+  }
+
   private async runWorker(signal: AbortSignal): Promise<void> {
     for (;;) {
       const key = await this.queue.get();
@@ -268,7 +295,17 @@ export class Controller {
     const req = requestFromKey(key);
     const reconcileID = newReconcileID();
     const log = this.log.child({ namespace: req.namespace, name: req.name, reconcileID });
-    const trace = this.tracer.forReconcile(key, log);
+    const logged = this.tracer.forReconcile(key, log);
+    const trace = this.history
+      ? this.history.begin(
+          this.name,
+          key,
+          reconcileID,
+          logged,
+          this.queue.waitedMs(key),
+          this.queue.numRequeues(key),
+        )
+      : logged;
     if (trace.enabled) {
       trace.step('dequeue', { waitedMs: this.queue.waitedMs(key), retries: this.queue.numRequeues(key) });
     }
@@ -306,6 +343,7 @@ export class Controller {
       this.handleResult(key, outcome.result, log, record, trace);
     }
     this.metrics.reconcileTotal.inc({ controller: this.name, result: record.result });
+    this.history?.end(reconcileID, durationMs);
     this.remember(record);
   }
 
@@ -321,6 +359,7 @@ export class Controller {
     if (after !== undefined && after > 0) {
       this.queue.forget(key);
       this.queue.addAfter(key, after);
+      this.history?.requeued(key, 'requeue after');
       record.result = 'requeue_after';
       record.requeueAfterMs = after;
       log.debug('Reconcile done, requeue scheduled', { durationMs, requeueAfterMs: after });
@@ -328,6 +367,7 @@ export class Controller {
         trace.step('result', { outcome: 'requeue after', requeueAfterMs: after, durationMs });
     } else if (result.requeue) {
       const backoffMs = this.queue.addRateLimited(key);
+      this.history?.requeued(key, 'backoff');
       record.result = 'requeue';
       log.debug('Reconcile done, requeued with backoff', { durationMs });
       if (trace.enabled) trace.step('result', { outcome: 'requeue with backoff', backoffMs, durationMs });
@@ -364,6 +404,7 @@ export class Controller {
       }
     } else {
       const backoffMs = this.queue.addRateLimited(key);
+      this.history?.requeued(key, 'backoff');
       if (trace.enabled) {
         trace.step('result', {
           outcome: 'retry with backoff',
@@ -487,6 +528,7 @@ export class ControllerBuilder {
       metrics: this.manager.metrics,
       logger: this.manager.logger,
       tracer: this.manager.tracer,
+      history: this.manager.history,
     });
     this.manager.add(controller);
     return controller;

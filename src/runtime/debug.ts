@@ -155,6 +155,7 @@ ${recent}`;
 <style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:left}</style>
 </head><body>
 <h1>controllers</h1>
+<p><a href="${DEBUG_DEFAULTS.path}/live">the loop, live</a> (why each reconcile ran, and what it did)</p>
 <p>${escape(s.now)} - caches ${s.ready ? 'synced' : 'not synced'} - ${escape(leader)}</p>
 <h2>informers</h2>
 ${informers}

@@ -30,6 +30,8 @@ export * from './health.js';
 export * from './manager.js';
 export * from './trace.js';
 export * from './debug.js';
+export * from './history.js';
+export * from './live.js';
 export * from './delegated-auth.js';
 export * from './certificates.js';
 export * from './profiling.js';

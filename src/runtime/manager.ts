@@ -30,7 +30,9 @@ import { controllersDebugHandler, DEBUG_DEFAULTS, type LeaderStatus } from './de
 import { apiServerReviewer, DelegatedAuth } from './delegated-auth.js';
 import { EventRecorder } from './events.js';
 import { checksHandler, HttpEndpoint, metricsHandler, type Check, type Handler } from './health.js';
+import { ReconcileHistory } from './history.js';
 import { InformerFactory, type Informer } from './informer.js';
+import { liveHandlers } from './live.js';
 import { LeaderElectionLostError, LeaderElector, type LeaderElectionOptions } from './leader-election.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -115,6 +117,8 @@ export class Manager {
   readonly informers: InformerFactory;
   /** Shared by the informers and controllers: a no-op unless `trace` was given. */
   readonly tracer: Tracer;
+  /** Every controller's recent reconciles, per key, for the live page (bounded, see history.ts). */
+  readonly history = new ReconcileHistory();
   /** Where the probe server listens, once started (undefined when disabled). */
   healthProbeAddress: AddressInfo | undefined;
   /** Where the secure (metrics) server listens, once started (undefined when disabled). */
@@ -133,6 +137,8 @@ export class Manager {
   /** Set when the Lease was lost: nothing more is written, not even pending Events. */
   private lost = false;
   private certificates: CertificateWatcher | undefined;
+  /** Ends the live page's open streams, which would otherwise keep the server from closing. */
+  private readonly streamsClosing = new AbortController();
   private synced = false;
   private started = false;
 
@@ -180,15 +186,16 @@ export class Manager {
     this.addSecureHandler('/metrics', metricsHandler(this.metrics.registry));
     // Lab keys and reconcile errors: not for everyone, so on the secure server, behind its own URL.
     if (options.debugEndpoints ?? MANAGER_DEFAULTS.debugEndpoints) {
-      this.addDebugHandler(
-        DEBUG_DEFAULTS.path,
-        controllersDebugHandler({
-          ready: () => this.synced,
-          leaderStatus: () => this.leaderStatus(),
-          informerStats: () => this.informers.informers().map((i) => i.stats()),
-          controllerStats: () => this.controllers.map((c) => c.stats()),
-        }),
-      );
+      const source = {
+        ready: () => this.synced,
+        leaderStatus: () => this.leaderStatus(),
+        informerStats: () => this.informers.informers().map((i) => i.stats()),
+        controllerStats: () => this.controllers.map((c) => c.stats()),
+        history: this.history,
+      };
+      this.addDebugHandler(DEBUG_DEFAULTS.path, controllersDebugHandler(source));
+      for (const [path, handler] of liveHandlers(source, this.streamsClosing.signal))
+        this.addDebugHandler(path, handler);
     }
     if (options.profiling ?? MANAGER_DEFAULTS.profiling) {
       for (const [path, handler] of profilingHandlers()) this.addSecureHandler(path, handler);
@@ -318,6 +325,7 @@ export class Manager {
       else await this.flushEvents();
       informersStop.abort();
       this.certificates?.stop();
+      this.streamsClosing.abort();
       await Promise.all([this.probes.close(), this.metricsEndpoint.close()]);
       this.synced = false;
       this.logger.info('Manager stopped');

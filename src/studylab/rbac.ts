@@ -76,7 +76,10 @@ export const LEADER_ELECTION_RULES: readonly PolicyRule[] = [
  */
 export const ENDPOINT_READER_ROLES: Readonly<Record<string, readonly NonResourceRule[]>> = {
   'studylab-metrics-reader': [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }],
-  'studylab-debug-reader': [{ nonResourceURLs: [DEBUG_DEFAULTS.path], verbs: ['get'] }],
+  // The page, and under it the live page, its stream and the history (live.ts).
+  'studylab-debug-reader': [
+    { nonResourceURLs: [DEBUG_DEFAULTS.path, `${DEBUG_DEFAULTS.path}/*`], verbs: ['get'] },
+  ],
   'studylab-profiler': [
     { nonResourceURLs: [PROFILING_DEFAULTS.heapPath, PROFILING_DEFAULTS.profilePath], verbs: ['get'] },
   ],

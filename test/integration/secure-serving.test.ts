@@ -162,6 +162,17 @@ describe('the secure server (integration)', function () {
       expect(reader.body).to.contain('may not get path "/debug/controllers"');
     });
 
+    it('the live page, its stream and the history: 401, 403 for the metrics reader, 200 for the debug reader', async function () {
+      for (const path of ['/debug/controllers/live', '/debug/controllers/history']) {
+        expect((await get(`${secure}${path}`)).status, path).to.equal(401);
+        expect((await get(`${secure}${path}`, { token: token.reader })).status, path).to.equal(403);
+        const res = await get(`${secure}${path}`, { token: token.debugger });
+        expect(res.status, path).to.equal(200);
+      }
+      expect((await get(`${secure}/debug/controllers/stream`)).status).to.equal(401);
+      expect((await get(`${secure}/debug/controllers/stream`, { token: token.reader })).status).to.equal(403);
+    });
+
     it('200 with the debug-reader role: the controllers and informers', async function () {
       const res = await get(`${secure}/debug/controllers`, { token: token.debugger });
       expect(res.status).to.equal(200);
