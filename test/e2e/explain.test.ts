@@ -26,7 +26,6 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import type { StudyLab, StudyLabSpec } from '../../src/api/v1alpha1/index.js';
 import {
   FAKE_NODE_ANNOTATION,
@@ -35,7 +34,7 @@ import {
   KWOK_PULL_FAILS_IMAGE,
 } from '../../src/testenv/index.js';
 import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
-import { installOperatorPrerequisites, kubectl } from '../support/install.js';
+import { installOperatorPrerequisites, applyLab, kubectl } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
 /**
@@ -74,19 +73,7 @@ describe('Status that explains (e2e)', function () {
     await operator?.stop();
   });
 
-  function apply(name: string, spec: StudyLabSpec): void {
-    const lab = {
-      apiVersion: 'studylab.io/v1alpha1',
-      kind: 'StudyLab',
-      metadata: { name, namespace: ns },
-      spec,
-    };
-    kubectl(
-      c,
-      ['apply', '--server-side', '--field-manager=e2e-user', '--force-conflicts', '-f', '-'],
-      stringify(lab),
-    );
-  }
+  const apply = (name: string, spec: StudyLabSpec): void => applyLab(c, ns, name, spec);
 
   const ready = (lab: StudyLab) => lab.status?.conditions?.find((x) => x.type === 'Ready');
 

@@ -9,7 +9,6 @@
  */
 import { expect } from 'chai';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import type { StudyLab, StudyLabSpec } from '../../src/api/v1alpha1/index.js';
 import {
   Client,
@@ -22,7 +21,7 @@ import {
 } from '../../src/runtime/index.js';
 import { cluster, eventually, readLab, STUDYLABS, testNamespace, type Cluster } from '../support/cluster.js';
 import { FIELD_MANAGER } from '../../src/studylab/labels.js';
-import { installOperatorPrerequisites, kubectl } from '../support/install.js';
+import { applyLab, installOperatorPrerequisites, kubectl } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
 /** The bound the issue sets for 20 deletions to finish; the garbage collector does the work. */
@@ -57,10 +56,8 @@ describe('ownership and lifecycle (e2e)', function () {
     expect(code, 'the operator exits cleanly').to.equal(0);
   });
 
-  function applyLab(namespace: string, name: string, spec: StudyLabSpec): void {
-    const lab = { apiVersion: 'studylab.io/v1alpha1', kind: 'StudyLab', metadata: { name, namespace }, spec };
-    kubectl(c, ['apply', '--server-side', '--field-manager=e2e-user', '-f', '-'], stringify(lab));
-  }
+  const apply = (namespace: string, name: string, spec: StudyLabSpec): void =>
+    applyLab(c, namespace, name, spec);
 
   const resourceVersion = async (t: ResourceType, ns: string, name: string): Promise<string | undefined> =>
     (await admin.get(t, ns, name))?.metadata?.resourceVersion;
@@ -120,7 +117,7 @@ describe('ownership and lifecycle (e2e)', function () {
         expect(d.status?.observedGeneration).to.equal(d.metadata?.generation);
       });
       for (const [type] of foreign) versions.set(type.kind, await resourceVersion(type, ns, name));
-      applyLab(ns, name, {
+      apply(ns, name, {
         app: APP,
         storage: { size: '1Gi', mountPath: '/data' },
         networkPolicy: { ingress: [] },
@@ -226,7 +223,7 @@ describe('ownership and lifecycle (e2e)', function () {
 
     async function createReadyLabs(namespace: string): Promise<void> {
       for (let i = 0; i < LABS; i++) {
-        applyLab(namespace, `lab-${i}`, {
+        apply(namespace, `lab-${i}`, {
           app: APP,
           storage: { size: '1Gi', mountPath: '/data', retentionPolicy: 'Delete' },
         });

@@ -14,10 +14,9 @@ import {
   type V1Deployment,
   type V1PersistentVolumeClaim,
 } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import type { StudyLab, StudyLabSpec } from '../../src/api/v1alpha1/index.js';
 import { cluster, eventually, readLab, STUDYLABS, testNamespace, type Cluster } from '../support/cluster.js';
-import { installOperatorPrerequisites, kubectl } from '../support/install.js';
+import { installOperatorPrerequisites, applyLab, kubectl } from '../support/install.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../support/operator.js';
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
@@ -73,19 +72,7 @@ describe('StudyLab operator (e2e)', function () {
 
   // --- helpers -------------------------------------------------------------
 
-  function apply(name: string, spec: StudyLabSpec): void {
-    const lab = {
-      apiVersion: 'studylab.io/v1alpha1',
-      kind: 'StudyLab',
-      metadata: { name, namespace: ns },
-      spec,
-    };
-    kubectl(
-      c,
-      ['apply', '--server-side', '--field-manager=e2e-user', '--force-conflicts', '-f', '-'],
-      stringify(lab),
-    );
-  }
+  const apply = (name: string, spec: StudyLabSpec): void => applyLab(c, ns, name, spec);
 
   const getLab = (name: string): Promise<StudyLab> => readLab(custom, ns, name);
 

@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments, stringify } from 'yaml';
+import type { StudyLabSpec } from '../../src/api/v1alpha1/index.js';
 import { REPO_ROOT, waitForCrdEstablished } from '../../src/testenv/index.js';
 import { cluster, OPERATOR_NAMESPACE, type Cluster } from './cluster.js';
 
@@ -50,4 +51,19 @@ export function installOperatorPrerequisites(): Promise<{ kubeconfig: string }> 
     return { kubeconfig: sa.path };
   })();
   return installed;
+}
+
+/** Applies a StudyLab as a user would (`kubectl apply --server-side`, field manager e2e-user). */
+export function applyLab(
+  c: Pick<Cluster, 'kubeconfigPath'>,
+  namespace: string,
+  name: string,
+  spec: StudyLabSpec,
+): void {
+  const lab = { apiVersion: 'studylab.io/v1alpha1', kind: 'StudyLab', metadata: { name, namespace }, spec };
+  kubectl(
+    c,
+    ['apply', '--server-side', '--field-manager=e2e-user', '--force-conflicts', '-f', '-'],
+    stringify(lab),
+  );
 }
