@@ -106,7 +106,8 @@ export class ReconcileHistory {
   private readonly running = new Map<string, HistoryEntry>();
   private readonly lastEvents = new Map<string, LastEvent>();
   private readonly api = new Map<string, number>();
-  private changes = 0;
+  /** Who follows a key's reconciles as they happen (the live page's streams), by key. */
+  private readonly followers = new Map<string, Set<(entry: HistoryEntry) => void>>();
 
   constructor(
     options: HistoryOptions = {},
@@ -115,14 +116,23 @@ export class ReconcileHistory {
     this.limits = { ...HISTORY_DEFAULTS, ...options };
   }
 
-  /** Counts every change, so a page can skip sending what it already sent. */
-  get version(): number {
-    return this.changes;
+  /**
+   * Calls `listener` with each reconcile of `key` whenever it begins, records a step or ends, until
+   * the returned function is called. The ring keeps only `perKey` reconciles, and a rollout can run
+   * more than that between two polls of it: a follower sees every one.
+   */
+  follow(key: string, listener: (entry: HistoryEntry) => void): () => void {
+    let set = this.followers.get(key);
+    if (!set) this.followers.set(key, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.followers.get(key) === set) this.followers.delete(key);
+    };
   }
 
   /** The controller queued `key` because of `trigger` (called on the enqueue path: keep it cheap). */
   triggered(key: string, trigger: Omit<Trigger, 'at'>): void {
-    this.changes++;
     const t: Trigger = { ...trigger, at: this.now() };
     if (t.kind) {
       this.lastEvents.set(t.kind, {
@@ -156,7 +166,6 @@ export class ReconcileHistory {
     waitedMs: number | undefined,
     retries: number,
   ): ReconcileTrace {
-    this.changes++;
     const entry: HistoryEntry = {
       controller,
       key,
@@ -183,9 +192,11 @@ export class ReconcileHistory {
       const oldest = this.byKey.keys().next().value;
       if (oldest !== undefined) this.byKey.delete(oldest);
     }
+    this.tell(entry);
     const record = (step: TraceStep, fields: TraceFields = {}): void => {
       if (inner.enabled) inner.step(step, fields);
       this.record(entry, step, fields);
+      this.tell(entry);
     };
     return { enabled: true, step: record };
   }
@@ -199,9 +210,9 @@ export class ReconcileHistory {
   end(reconcileID: string, durationMs: number): void {
     const entry = this.running.get(reconcileID);
     if (!entry) return;
-    this.changes++;
     entry.durationMs = Math.round(durationMs);
     this.running.delete(reconcileID);
+    this.tell(entry);
   }
 
   /** The last `last` reconciles of `key`, most recent first (copies: callers may keep them). */
@@ -233,7 +244,6 @@ export class ReconcileHistory {
   }
 
   private record(entry: HistoryEntry, step: TraceStep, fields: TraceFields): void {
-    this.changes++;
     if (step === 'api') {
       const name = `${String(fields.verb)} ${String(fields.code)}`;
       this.api.set(name, (this.api.get(name) ?? 0) + 1);
@@ -269,6 +279,12 @@ export class ReconcileHistory {
     if (value === null || typeof value !== 'object') return value;
     // Trace fields are flat; anything nested is summarised rather than kept.
     return '[object]';
+  }
+
+  /** One Map lookup when nobody follows: the hot path pays nothing more. */
+  private tell(entry: HistoryEntry): void {
+    const set = this.followers.get(entry.key);
+    if (set) for (const listener of set) listener(entry);
   }
 
   private dropOldestPending(): void {

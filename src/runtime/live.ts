@@ -6,7 +6,8 @@
  *
  *   /debug/controllers/live      the page: plain HTML, CSS and JavaScript in this file, no build step
  *   /debug/controllers/stream    server-sent events (text/event-stream): the loop's state, and with
- *                                ?key=namespace/name that key's history, sent again whenever it changes
+ *                                ?key=namespace/name that key's history, then each of its reconciles
+ *                                as it begins, takes a step and ends
  *   /debug/controllers/history   the history as JSON (?key=namespace/name; without it, the keys known),
  *                                or ?format=text, a table for a terminal
  *
@@ -24,6 +25,8 @@ export const LIVE_DEFAULTS = {
   intervalMs: 500,
   /** A comment line this often keeps proxies from closing a quiet stream. */
   heartbeatMs: 15_000,
+  /** A stream's reconciles changed but not yet sent, at most (the page keeps 200). */
+  maxUnsent: 200,
   /** Open streams at most; more get a 503 (each costs a timer and a JSON snapshot per interval). */
   maxStreams: 32,
 } as const;
@@ -95,25 +98,32 @@ export function liveHandlers(source: LiveSource, closing: AbortSignal): [string,
     const key = new URL(req.url ?? '/', 'http://localhost').searchParams.get('key') ?? '';
     res.writeHead(200, { ...NO_CACHE, 'Content-Type': 'text/event-stream', Connection: 'keep-alive' });
     let sentLoop = '';
-    let sentHistory = '';
-    let version = -1;
     let quietSince = Date.now();
+    const send = (event: string, data: string): void => {
+      res.write(`event: ${event}\ndata: ${data}\n\n`);
+      quietSince = Date.now();
+    };
+    // The key's reconciles that changed since the last tick, by reconcileID, oldest first: every
+    // one is sent, however many ran between two ticks (the ring keeps only the last few).
+    const changed = new Map<string, HistoryEntry>();
+    const unfollow = key
+      ? source.history.follow(key, (entry) => {
+          changed.delete(entry.reconcileID);
+          changed.set(entry.reconcileID, entry);
+          if (changed.size > LIVE_DEFAULTS.maxUnsent) changed.delete(changed.keys().next().value!);
+        })
+      : () => {};
+    if (key) for (const entry of source.history.entries(key).reverse()) changed.set(entry.reconcileID, entry);
     const tick = (): void => {
       // Queue depth and waiting times change without a history change: the loop is compared as text.
       const loop = JSON.stringify(loopSnapshot(source));
       if (loop !== sentLoop) {
-        res.write(`event: loop\ndata: ${loop}\n\n`);
+        send('loop', loop);
         sentLoop = loop;
-        quietSince = Date.now();
       }
-      if (key && source.history.version !== version) {
-        version = source.history.version;
-        const entries = JSON.stringify({ key, entries: source.history.entries(key) });
-        if (entries !== sentHistory) {
-          res.write(`event: history\ndata: ${entries}\n\n`);
-          sentHistory = entries;
-          quietSince = Date.now();
-        }
+      if (changed.size > 0) {
+        send('history', JSON.stringify({ key, entries: [...changed.values()].reverse() }));
+        changed.clear();
       }
       if (Date.now() - quietSince >= LIVE_DEFAULTS.heartbeatMs) {
         res.write(': still here\n\n');
@@ -123,6 +133,7 @@ export function liveHandlers(source: LiveSource, closing: AbortSignal): [string,
     const timer = setInterval(tick, LIVE_DEFAULTS.intervalMs);
     const stop = (): void => {
       clearInterval(timer);
+      unfollow();
       closing.removeEventListener('abort', end);
       streams--;
     };

@@ -32,8 +32,18 @@ function timeline(page: Page): Promise<Row[]> {
   );
 }
 
-/** The first row (oldest first) whose steps include every one of `wanted` (each a prefix of a step's label). */
-async function rowWith(page: Page, wanted: string[], after?: Row[]): Promise<Row> {
+/**
+ * The first row (oldest first) whose steps include every one of `wanted` (each a prefix of a step's
+ * label). On failure it shows the page's rows and, to tell a page that missed a reconcile from an
+ * operator that never ran it, the operator's own history of the key.
+ */
+async function rowWith(
+  page: Page,
+  operator: OperatorProcess,
+  key: string,
+  wanted: string[],
+  after?: Row[],
+): Promise<Row> {
   return eventually(async () => {
     const rows = (await timeline(page)).reverse();
     const known = new Set((after ?? []).map((r) => r.id));
@@ -42,7 +52,14 @@ async function rowWith(page: Page, wanted: string[], after?: Row[]): Promise<Row
     );
     if (!row) {
       const shown = rows.map((r) => `  ${r.id}: ${r.steps.join(' | ')}`).join('\n');
-      throw new Error(`no reconcile with ${wanted.join(', ')}; the page shows:\n${shown}`);
+      const url = `${operator.debugUrl}/history?key=${encodeURIComponent(key)}&format=text`;
+      const kept = await fetch(url).then(
+        (r) => r.text(),
+        (err: Error) => err.message,
+      );
+      throw new Error(
+        `no reconcile with ${wanted.join(', ')}; the page shows:\n${shown}\nthe operator keeps:\n${kept}`,
+      );
     }
     return row;
   }, WAIT);
@@ -88,7 +105,7 @@ describe('the live page in Chromium (browser)', function () {
 
   it('shows the first reconcile: trigger StudyLab ADDED, children absent, APPLY 201', async function () {
     kubectl(c, ['apply', '-n', ns, '-f', `${REPO_ROOT}/samples/01-clusterip.yaml`]);
-    const first = await rowWith(page, [
+    const first = await rowWith(page, operator, `${ns}/clusterip`, [
       'StudyLab ADDED',
       'diff Deployment absent',
       'diff Service absent',
@@ -124,6 +141,8 @@ describe('the live page in Chromium (browser)', function () {
     ]);
     const edited = await rowWith(
       page,
+      operator,
+      `${ns}/clusterip`,
       ['StudyLab MODIFIED', 'diff Deployment intent-changed', 'APPLY Deployment 200'],
       seen,
     );
@@ -137,6 +156,8 @@ describe('the live page in Chromium (browser)', function () {
     kubectl(c, ['delete', 'service', 'clusterip', '-n', ns, '--wait=false']);
     const repaired = await rowWith(
       page,
+      operator,
+      `${ns}/clusterip`,
       ['Service DELETED', 'diff Service absent', 'APPLY Service 201'],
       seen,
     );

@@ -2,7 +2,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { HttpEndpoint } from '../../src/runtime/health.js';
-import { ReconcileHistory } from '../../src/runtime/history.js';
+import { HISTORY_DEFAULTS, ReconcileHistory } from '../../src/runtime/history.js';
 import { LIVE_DEFAULTS, liveHandlers, type LiveSource } from '../../src/runtime/live.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { NO_TRACE } from '../../src/runtime/trace.js';
@@ -97,6 +97,32 @@ describe('the live page', function () {
     res.resume();
     closing.abort();
     await ended;
+  });
+
+  it('streams every reconcile of the key, even more than the history keeps between two ticks', async function () {
+    const res = await open(port, `${LIVE_DEFAULTS.streamPath}?key=ns%2Fa`);
+    let text = '';
+    res.on('data', (chunk: Buffer) => (text += String(chunk)));
+    const streamed = new Set<string>();
+    const sent = new Promise<void>((resolve) =>
+      res.on('data', () => {
+        for (const m of text.matchAll(/^event: history\ndata: (.*)$/gm))
+          for (const e of (JSON.parse(m[1]!) as { entries: { reconcileID: string }[] }).entries)
+            streamed.add(e.reconcileID);
+        if (ids.every((id) => streamed.has(id))) resolve();
+      }),
+    );
+    // All in one turn of the event loop, so no tick falls between them: a rollout's burst.
+    const ids = Array.from({ length: HISTORY_DEFAULTS.perKey * 4 }, (_, i) => `r${i}`);
+    for (const id of ids) {
+      history.begin('studylab', 'ns/a', id, NO_TRACE, 0, 0).step('result', { outcome: 'done' });
+      history.end(id, 1);
+    }
+    history.begin('studylab', 'ns/b', 'elsewhere', NO_TRACE, 0, 0);
+    await sent;
+    expect(streamed).to.not.include('elsewhere');
+    expect(history.entries('ns/a')).to.have.length(HISTORY_DEFAULTS.perKey);
+    res.destroy();
   });
 
   it('serves the history as JSON, as a text table, and the keys known', async function () {
