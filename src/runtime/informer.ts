@@ -1,4 +1,5 @@
 /** The informer: list, then watch, keeping a Store in step with the API server and telling handlers what changed. */
+import { backoffDelay, jitter } from './backoff.js';
 import { abortReason, isGone, type Client, type ListResult, type WatchEvent } from './client.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -133,24 +134,9 @@ export function dropManagedFields<T extends KubeObject>(obj: T): T {
   return { ...obj, metadata };
 }
 
-/**
- * The delay before retry number `attempt` (1-based): initialMs doubling up to
- * maxMs, then jittered into [d/2, d) so clients that failed together do not
- * come back together.
- */
-export function backoffDelay(
-  attempt: number,
-  backoff: { initialMs: number; maxMs: number },
-  random: () => number = Math.random,
-): number {
-  const exponent = Math.max(0, attempt - 1);
-  const ceiling = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(exponent, 52));
-  return Math.floor(ceiling / 2 + (random() * ceiling) / 2);
-}
-
 /** A watch timeout in [base, 2 base), so a fleet of watches does not reconnect in lockstep. */
 export function jitteredWatchTimeout(baseSeconds: number, random: () => number = Math.random): number {
-  return Math.floor(baseSeconds * (1 + random()));
+  return Math.floor(jitter(baseSeconds, 1, random));
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import fc from 'fast-check';
 import {
   ApiError,
   type ListOptions,
@@ -14,7 +13,6 @@ import {
   type WatchOptions,
 } from '../../src/runtime/client.js';
 import {
-  backoffDelay,
   dropManagedFields,
   Informer,
   InformerFactory,
@@ -147,43 +145,6 @@ function quietLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
 }
 
 describe('informer: pure parts', function () {
-  describe('backoffDelay', function () {
-    const backoff = { initialMs: 100, maxMs: 1_000 };
-
-    it('doubles per attempt from initialMs, jittered into [d/2, d)', function () {
-      expect(backoffDelay(1, backoff, () => 0)).to.equal(50);
-      expect(backoffDelay(1, backoff, () => 0.999999)).to.equal(99);
-      expect(backoffDelay(2, backoff, () => 0)).to.equal(100);
-      expect(backoffDelay(3, backoff, () => 0)).to.equal(200);
-      expect(backoffDelay(4, backoff, () => 0.5)).to.equal(600);
-    });
-
-    it('is capped at maxMs, even for absurd attempt numbers', function () {
-      expect(backoffDelay(5, backoff, () => 0)).to.equal(500);
-      expect(backoffDelay(60, backoff, () => 0)).to.equal(500);
-      expect(backoffDelay(10_000, backoff, () => 0.999999)).to.equal(999);
-    });
-
-    it('stays within [min(max, initial * 2^(n-1)) / 2, max) for every attempt and random value (property)', function () {
-      fc.assert(
-        fc.property(
-          fc.integer({ min: 1, max: 200 }),
-          fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-          fc.integer({ min: 1, max: 10_000 }),
-          fc.integer({ min: 1, max: 600_000 }),
-          (attempt, r, initialMs, extra) => {
-            const maxMs = initialMs + extra;
-            const d = backoffDelay(attempt, { initialMs, maxMs }, () => r);
-            const ceiling = Math.min(maxMs, initialMs * 2 ** (attempt - 1));
-            expect(d).to.be.at.least(Math.floor(ceiling / 2));
-            expect(d).to.be.at.most(ceiling);
-            expect(d).to.be.at.most(maxMs);
-          },
-        ),
-      );
-    });
-  });
-
   describe('jitteredWatchTimeout', function () {
     it('spreads watch timeouts over [base, 2 base)', function () {
       expect(jitteredWatchTimeout(300, () => 0)).to.equal(300);
