@@ -19,18 +19,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from './clock.js';
-import {
-  enqueueControllerOwner,
-  enqueueObject,
-  toInformerHandler,
-  type HandlerEvent,
-  type MapFunc,
-} from './handlers.js';
-import type { Informer } from './informer.js';
+import type { HandlerEvent } from './handlers.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
-import type { Manager } from './manager.js';
-import { Metrics } from './metrics.js';
-import type { Predicate } from './predicates.js';
+import { Metrics, type ReconcileOutcome } from './metrics.js';
 import {
   isTerminalError,
   requestFromKey,
@@ -39,8 +30,9 @@ import {
   type Request,
   type Result,
 } from './reconcile.js';
-import { objectKey, type KubeObject, type ResourceType } from './resources.js';
+import { objectKey, type KubeObject } from './resources.js';
 import type { ReconcileHistory, TriggerType } from './history.js';
+import type { Source } from './sources.js';
 import { Tracer, type ReconcileTrace } from './trace.js';
 import { WorkQueue, type AddOutcome, type WorkQueueSnapshot } from './workqueue.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -57,9 +49,6 @@ export interface ControllerOptions {
 }
 
 export const CONTROLLER_DEFAULTS = { maxConcurrentReconciles: 1, recentRecords: 50 } as const;
-
-/** The label values of controller_runtime_reconcile_total{result}. */
-export type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after';
 
 /** One finished reconcile call, for a debug page. */
 export interface ReconcileRecord {
@@ -81,44 +70,6 @@ export interface ControllerStats {
   queue: WorkQueueSnapshot;
   /** Most recent last. */
   recent: ReconcileRecord[];
-}
-
-/** Where a controller's Requests come from: usually an informer plus a map function and predicates. */
-export interface Source {
-  /**
-   * Starts delivering Requests to `enqueue` (with the event and object behind each, when known);
-   * stops when `signal` aborts. `dropped` hears of events a predicate filtered out.
-   */
-  start(
-    enqueue: (req: Request, event?: HandlerEvent, obj?: KubeObject) => void,
-    signal: AbortSignal,
-    dropped?: (event: HandlerEvent, obj: KubeObject) => void,
-  ): void;
-  /** Resolves once the source's initial state has been delivered (the cache is synced). */
-  waitForSync(signal: AbortSignal): Promise<void>;
-}
-
-/** A Source over a (shared) informer: its events go through `predicates`, then `map`. */
-export function informerSource<T extends KubeObject>(
-  informer: Informer<T>,
-  map: MapFunc,
-  predicates: readonly Predicate<KubeObject>[] = [],
-): Source {
-  return {
-    start(enqueue, signal, dropped) {
-      const handler = toInformerHandler(
-        map,
-        predicates,
-        (req, event, obj) => {
-          // Shared informers outlive a controller; once it stopped, its handler stays silent.
-          if (!signal.aborted) enqueue(req, event, obj);
-        },
-        dropped && ((event, obj) => !signal.aborted && dropped(event, obj)),
-      );
-      informer.addEventHandler(handler);
-    },
-    waitForSync: (signal) => informer.waitForSync(signal),
-  };
 }
 
 export interface ControllerDeps {
@@ -449,88 +400,4 @@ export class Controller {
 /** A short random id, unique enough to find one call's lines in the logs. */
 function newReconcileID(): string {
   return randomBytes(4).toString('hex');
-}
-
-/**
- * Builds a Controller in controller-runtime's shape and registers it with a Manager:
- *
- *   new ControllerBuilder(mgr, 'studylab')
- *     .for(StudyLabs, { predicates: [generationChanged] })
- *     .owns(Deployments)
- *     .complete(reconciler);
- */
-export class ControllerBuilder {
-  private primary: { type: ResourceType; predicates: readonly Predicate<KubeObject>[] } | undefined;
-  private readonly owned: { type: ResourceType; predicates: readonly Predicate<KubeObject>[] }[] = [];
-  private readonly watched: {
-    type: ResourceType;
-    map: MapFunc;
-    predicates: readonly Predicate<KubeObject>[];
-  }[] = [];
-  private options: ControllerOptions = {};
-
-  constructor(
-    private readonly manager: Manager,
-    private readonly name: string,
-  ) {}
-
-  /** The primary kind: its events enqueue the object's own key. */
-  for(type: ResourceType, opts: { predicates?: Predicate<KubeObject>[] } = {}): this {
-    if (this.primary) throw new Error(`controller ${this.name}: for() may be called once`);
-    this.primary = { type, predicates: [...(opts.predicates ?? [])] };
-    return this;
-  }
-
-  /** A child kind: its events enqueue the key of its controller owner, which must be of the `for` kind. */
-  owns(type: ResourceType, opts: { predicates?: Predicate<KubeObject>[] } = {}): this {
-    this.owned.push({ type, predicates: [...(opts.predicates ?? [])] });
-    return this;
-  }
-
-  /** Any kind, with your own mapping from its objects to Requests. */
-  watches(
-    type: ResourceType,
-    map: (obj: KubeObject) => Request[],
-    opts: { predicates?: Predicate<KubeObject>[] } = {},
-  ): this {
-    this.watched.push({ type, map, predicates: [...(opts.predicates ?? [])] });
-    return this;
-  }
-
-  withOptions(options: ControllerOptions): this {
-    this.options = { ...options };
-    return this;
-  }
-
-  /** Creates the controller and adds it to the manager, which starts it. */
-  complete(reconciler: Reconciler): Controller {
-    const primary = this.primary;
-    if (!primary && this.owned.length > 0) {
-      throw new Error(`controller ${this.name}: owns() needs for(): owners are of the for() kind`);
-    }
-    const sources: Source[] = [];
-    if (primary) {
-      sources.push(
-        informerSource(this.manager.getInformer(primary.type), enqueueObject(), primary.predicates),
-      );
-      for (const child of this.owned) {
-        const map = enqueueControllerOwner(primary.type);
-        sources.push(informerSource(this.manager.getInformer(child.type), map, child.predicates));
-      }
-    }
-    for (const w of this.watched) {
-      sources.push(informerSource(this.manager.getInformer(w.type), w.map, w.predicates));
-    }
-    if (sources.length === 0)
-      throw new Error(`controller ${this.name}: nothing to watch; call for() or watches()`);
-
-    const controller = new Controller(this.name, reconciler, sources, this.options, {
-      metrics: this.manager.metrics,
-      logger: this.manager.logger,
-      tracer: this.manager.tracer,
-      history: this.manager.history,
-    });
-    this.manager.add(controller);
-    return controller;
-  }
 }

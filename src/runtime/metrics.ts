@@ -3,7 +3,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 /** The results controller-runtime counts in controller_runtime_reconcile_total. */
 export const RECONCILE_RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
-export type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
+/** How one reconcile ended: the label values of controller_runtime_reconcile_total{result}. */
+export type ReconcileOutcome = (typeof RECONCILE_RESULTS)[number];
 
 /** controller-runtime's reconcile_time buckets (seconds). */
 const RECONCILE_TIME_BUCKETS = [

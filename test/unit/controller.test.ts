@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { FakeClock } from '../../src/runtime/clock.js';
-import { Controller, type ControllerOptions, type Source } from '../../src/runtime/controller.js';
+import { Controller, type ControllerOptions } from '../../src/runtime/controller.js';
+import type { Source } from '../../src/runtime/sources.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { Metrics } from '../../src/runtime/metrics.js';
 import {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { Controller, type Source } from '../../src/runtime/controller.js';
+import { Controller } from '../../src/runtime/controller.js';
+import type { Source } from '../../src/runtime/sources.js';
 import type { HandlerEvent } from '../../src/runtime/handlers.js';
 import { ReconcileHistory } from '../../src/runtime/history.js';
 import { historyTable } from '../../src/runtime/live.js';

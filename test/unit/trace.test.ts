@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { Controller, type Source } from '../../src/runtime/controller.js';
+import { Controller } from '../../src/runtime/controller.js';
+import type { Source } from '../../src/runtime/sources.js';
 import type { HandlerEvent } from '../../src/runtime/handlers.js';
 import type { WatchEvent } from '../../src/runtime/client.js';
 import { Informer, type ListerWatcher } from '../../src/runtime/informer.js';
