@@ -7,7 +7,8 @@
  * catch up is printed with the suite's figures.
  */
 import { expect } from 'chai';
-import { INFORMER_DEFAULTS, Services } from '../../src/runtime/index.js';
+import { INFORMER_DEFAULTS } from '../../src/runtime/informer.js';
+import { Services } from '../../src/runtime/index.js';
 import {
   Scenario,
   inParallel,

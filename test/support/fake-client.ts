@@ -11,11 +11,11 @@
  * real server does only in situations a unit test cannot stage (a quota, an admission webhook).
  */
 import { randomUUID } from 'node:crypto';
+import { abortReason } from '../../src/runtime/client.js';
+import { resourcePath } from '../../src/runtime/resources.js';
 import {
   ApiError,
-  abortReason,
   objectKey,
-  resourcePath,
   type ApplyOptions,
   type CallOptions,
   type DeleteOptions,
