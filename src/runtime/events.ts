@@ -17,12 +17,13 @@
  * server deletes Events after its --event-ttl (1 h by default), after which a repeat creates a new one.
  */
 import { hostname } from 'node:os';
-import { Counter } from 'prom-client';
 import { formatMicroTime, systemClock, type Clock } from './clock.js';
 import { isNotFound, type Client } from './client.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import { LruMap } from './lru.js';
+import type { EventRecorderResult, Metrics } from './metrics.js';
 import { apiVersionOf, EventsV1, type KubeObject } from './resources.js';
+import { PerKeyTokenBucket } from './token-bucket.js';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -75,8 +76,6 @@ export interface EventV1 extends KubeObject {
   series?: { count: number; lastObservedTime: string };
 }
 
-type WriteResult = 'created' | 'patched' | 'rate_limited' | 'failed';
-
 /** What a reconciler needs of an EventRecorder: one call, which never throws and never waits. */
 export interface EventSink {
   event(regarding: KubeObject, type: EventType, reason: string, action: string, note: string): void;
@@ -88,7 +87,7 @@ export class EventRecorder implements EventSink {
   private readonly window: number;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly counter: Counter<'controller' | 'result'> | undefined;
+  private readonly metrics: Metrics | undefined;
   private readonly series: LruMap<string, EventSeries>;
   private readonly limiter: PerKeyTokenBucket;
   private readonly inFlight = new Set<Promise<void>>();
@@ -107,7 +106,7 @@ export class EventRecorder implements EventSink {
     this.window = options.aggregationWindowMs ?? d.aggregationWindowMs;
     this.clock = deps.clock ?? systemClock;
     this.log = (deps.logger ?? createLogger()).child({ reportingController: this.reportingController });
-    this.counter = deps.metrics ? eventCounter(deps.metrics) : undefined;
+    this.metrics = deps.metrics;
     const maxTracked = options.maxTracked ?? d.maxTracked;
     this.series = new LruMap(maxTracked);
     this.limiter = new PerKeyTokenBucket(
@@ -115,9 +114,7 @@ export class EventRecorder implements EventSink {
       options.perObjectRefillMs ?? d.perObjectRefillMs,
       maxTracked,
     );
-    for (const result of ['created', 'patched', 'rate_limited', 'failed'] as const) {
-      this.counter?.inc({ controller: this.reportingController, result }, 0);
-    }
+    this.metrics?.initEventRecorder(this.reportingController);
   }
 
   /**
@@ -232,8 +229,8 @@ export class EventRecorder implements EventSink {
     });
   }
 
-  private count(result: WriteResult): void {
-    this.counter?.inc({ controller: this.reportingController, result });
+  private count(result: EventRecorderResult): void {
+    this.metrics?.eventRecorderEvents.inc({ controller: this.reportingController, result });
   }
 }
 
@@ -333,70 +330,4 @@ function eventName(regardingName: string, ms: number): string {
   // Leave room in the 253-character limit, and end the kept part on an alphanumeric character.
   const base = regardingName.slice(0, 200).replace(/[^a-z0-9]+$/, '');
   return `${base || 'object'}.${(ms * 1000).toString(16)}${suffix}`;
-}
-
-/** A Map that forgets its least recently used entries beyond `capacity`. */
-export class LruMap<K, V> {
-  private readonly map = new Map<K, V>();
-
-  constructor(readonly capacity: number) {}
-
-  get(key: K): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      // Map iterates in insertion order: re-inserting marks the entry most recently used.
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    while (this.map.size > this.capacity) {
-      const oldest = this.map.keys().next();
-      if (oldest.done) break;
-      this.map.delete(oldest.value);
-    }
-  }
-
-  get size(): number {
-    return this.map.size;
-  }
-}
-
-/** A token bucket per key (burst, one token per refillMs), remembered for the `capacity` most recent keys. */
-export class PerKeyTokenBucket {
-  private readonly buckets: LruMap<string, { tokens: number; at: number }>;
-
-  constructor(
-    private readonly burst: number,
-    private readonly refillMs: number,
-    capacity: number,
-  ) {
-    this.buckets = new LruMap(capacity);
-  }
-
-  /** Takes a token for `key` if one is left. */
-  take(key: string, now: number): boolean {
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    const tokens = Math.min(this.burst, b.tokens + Math.max(0, now - b.at) / this.refillMs);
-    const allowed = tokens >= 1;
-    this.buckets.set(key, { tokens: allowed ? tokens - 1 : tokens, at: now });
-    return allowed;
-  }
-}
-
-/** event_recorder_events_total lives on the manager's registry; one per registry, shared by recorders. */
-function eventCounter(metrics: Metrics): Counter<'controller' | 'result'> {
-  const name = 'event_recorder_events_total';
-  const existing = metrics.registry.getSingleMetric(name);
-  if (existing) return existing as Counter<'controller' | 'result'>;
-  return new Counter({
-    name,
-    help: 'Events handled by the event recorder, by reporting controller and result (created, patched, rate_limited, failed).',
-    labelNames: ['controller', 'result'],
-    registers: [metrics.registry],
-  });
 }

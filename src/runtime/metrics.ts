@@ -6,6 +6,10 @@ export const RECONCILE_RESULTS = ['success', 'error', 'requeue', 'requeue_after'
 /** How one reconcile ended: the label values of controller_runtime_reconcile_total{result}. */
 export type ReconcileOutcome = (typeof RECONCILE_RESULTS)[number];
 
+/** What became of an Event the recorder was given: event_recorder_events_total{result}. */
+export const EVENT_RECORDER_RESULTS = ['created', 'patched', 'rate_limited', 'failed'] as const;
+export type EventRecorderResult = (typeof EVENT_RECORDER_RESULTS)[number];
+
 /** controller-runtime's reconcile_time buckets (seconds). */
 const RECONCILE_TIME_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25,
@@ -60,6 +64,9 @@ export class Metrics {
   readonly informerWatchRestarts: Counter<'kind'>;
   readonly informerEvents: Counter<'kind' | 'type'>;
   readonly informerHandlerErrors: Counter<'kind'>;
+
+  // Ours: what the event recorders (events.ts) did, per reporting controller.
+  readonly eventRecorderEvents: Counter<'controller' | 'result'>;
 
   private readonly initialisedControllers = new Set<string>();
 
@@ -200,6 +207,13 @@ export class Metrics {
       registers,
     });
 
+    this.eventRecorderEvents = new Counter({
+      name: 'event_recorder_events_total',
+      help: 'Events handled by the event recorder, by reporting controller and result (created, patched, rate_limited, failed).',
+      labelNames: ['controller', 'result'],
+      registers,
+    });
+
     if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
   }
 
@@ -237,5 +251,10 @@ export class Metrics {
     this.informerRelists.inc({ kind }, 0);
     this.informerWatchRestarts.inc({ kind }, 0);
     this.informerHandlerErrors.inc({ kind }, 0);
+  }
+
+  /** Creates the series of the event recorder `controller` at 0. Idempotent. */
+  initEventRecorder(controller: string): void {
+    for (const result of EVENT_RECORDER_RESULTS) this.eventRecorderEvents.inc({ controller, result }, 0);
   }
 }

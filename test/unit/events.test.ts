@@ -5,15 +5,14 @@ import type { Client } from '../../src/runtime/client.js';
 import {
   aggregationKey,
   EventRecorder,
-  LruMap,
   observeOccurrence,
-  PerKeyTokenBucket,
   referenceTo,
   truncateUtf8,
   type EventSeries,
   type EventV1,
   type Occurrence,
 } from '../../src/runtime/events.js';
+import { LruMap } from '../../src/runtime/lru.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import type { KubeObject } from '../../src/runtime/resources.js';
 
@@ -69,30 +68,6 @@ describe('event aggregation', () => {
     // occurrences must not split the series (the legacy client-go aggregator keys the same way).
     const newerVersion = { regarding: { ...occurrence().regarding, resourceVersion: '99' } };
     expect(aggregationKey(occurrence(newerVersion))).to.equal(base);
-  });
-
-  it('bounds memory: the least recently used series is forgotten', () => {
-    const lru = new LruMap<string, number>(2);
-    lru.set('a', 1);
-    lru.set('b', 2);
-    lru.get('a');
-    lru.set('c', 3);
-    expect(lru.size).to.equal(2);
-    expect(lru.get('b'), 'b was least recently used').to.equal(undefined);
-    expect(lru.get('a')).to.equal(1);
-    expect(lru.get('c')).to.equal(3);
-  });
-});
-
-describe('PerKeyTokenBucket', () => {
-  it('allows a burst per key, then one per refill period', () => {
-    const bucket = new PerKeyTokenBucket(3, MINUTE, 100);
-    const at0 = [0, 1, 2, 3].map(() => bucket.take('obj', 0));
-    expect(at0).to.deep.equal([true, true, true, false]);
-    expect(bucket.take('other', 0), 'per key').to.equal(true);
-    expect(bucket.take('obj', MINUTE - 1)).to.equal(false);
-    expect(bucket.take('obj', MINUTE)).to.equal(true);
-    expect(bucket.take('obj', MINUTE)).to.equal(false);
   });
 });
 
