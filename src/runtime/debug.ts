@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ControllerStats, ReconcileRecord } from './controller.js';
-import type { Handler } from './health.js';
+import type { Handler } from './http-server.js';
 import type { InformerStats } from './informer.js';
 
 export const DEBUG_DEFAULTS = {

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ObjectClient } from './client.js';
-import type { Handler } from './health.js';
+import type { Handler } from './http-server.js';
 import { errorFields, type Logger } from './logger.js';
 import { SubjectAccessReviews, TokenReviews } from './resources.js';
 

@@ -92,7 +92,8 @@ export { ControllerBuilder } from './builder.js';
 
 // Around the controllers: wiring, leadership, what the operator says about itself.
 export { Manager, type CacheByType, type ManagerOptions } from './manager.js';
-export type { Check, Handler } from './health.js';
+export type { Check } from './health.js';
+export type { Handler } from './http-server.js';
 export { LeaderElectionLostError, type LeaderElectionOptions } from './leader-election.js';
 export { EventRecorder, type EventRecorderOptions, type EventSink, type EventType } from './events.js';
 export { Metrics, RECONCILE_RESULTS, type MetricsOptions, type ReconcileOutcome } from './metrics.js';

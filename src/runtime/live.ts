@@ -14,7 +14,7 @@
  * The page without JavaScript links to /debug/controllers, whose tables need none.
  */
 import { DEBUG_DEFAULTS, type DebugSource } from './debug.js';
-import type { Handler } from './health.js';
+import type { Handler } from './http-server.js';
 import type { HistoryEntry, ReconcileHistory } from './history.js';
 
 export const LIVE_DEFAULTS = {

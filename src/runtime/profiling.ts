@@ -13,7 +13,7 @@ import { Session } from 'node:inspector';
 import type { ServerResponse } from 'node:http';
 import { getHeapSnapshot } from 'node:v8';
 import { pipeline } from 'node:stream/promises';
-import type { Handler } from './health.js';
+import type { Handler } from './http-server.js';
 
 export const PROFILING_DEFAULTS = {
   heapPath: '/debug/pprof/heap',

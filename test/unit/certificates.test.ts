@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { connect } from 'node:tls';
 import { expect } from 'chai';
 import { CertificateWatcher, selfSignedCertificate } from '../../src/runtime/certificates.js';
-import { HttpEndpoint } from '../../src/runtime/health.js';
+import { HttpEndpoint } from '../../src/runtime/http-server.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { get } from '../support/https.js';
 

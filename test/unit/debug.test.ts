@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import type { ControllerStats } from '../../src/runtime/controller.js';
 import { controllersDebugHandler, debugSnapshot, type DebugSource } from '../../src/runtime/debug.js';
-import { HttpEndpoint } from '../../src/runtime/health.js';
+import { HttpEndpoint } from '../../src/runtime/http-server.js';
 import { createLogger } from '../../src/runtime/logger.js';
 
 const record = (i: number, error?: string): ControllerStats['recent'][number] => ({

@@ -1,7 +1,7 @@
 import { request, type IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { HttpEndpoint } from '../../src/runtime/health.js';
+import { HttpEndpoint } from '../../src/runtime/http-server.js';
 import { HISTORY_DEFAULTS, ReconcileHistory } from '../../src/runtime/history.js';
 import { LIVE_DEFAULTS, liveHandlers, type LiveSource } from '../../src/runtime/live.js';
 import { createLogger } from '../../src/runtime/logger.js';
