@@ -14,9 +14,19 @@ import {
   parseTraceFilter,
   type TraceFilter,
 } from './runtime/index.js';
-import { CHILD_CACHE, setupStudyLabController } from './studylab/controller.js';
+import { INFORMER_DEFAULTS } from './runtime/informer.js';
+import { LEADER_ELECTION_DEFAULTS } from './runtime/leader-election.js';
+import { LOGGER_DEFAULTS } from './runtime/logger.js';
+import { MANAGER_DEFAULTS } from './runtime/manager.js';
+import { CHILD_CACHE, STUDYLAB_CONTROLLER_DEFAULTS, setupStudyLabController } from './studylab/controller.js';
 
-/** Every flag with its default, in one place: `--help` prints this table. */
+/** Flags take seconds where the modules count milliseconds. */
+const seconds = (ms: number): string => String(ms / 1000);
+
+/**
+ * Every flag, with its default read from the module that owns it: `--help` prints this table.
+ * Only what is the operator's own (the Lease's name, the kubeconfig) is decided here.
+ */
 export const FLAGS = {
   kubeconfig: {
     type: 'string',
@@ -25,12 +35,12 @@ export const FLAGS = {
   },
   'metrics-bind-address': {
     type: 'string',
-    default: ':8443',
+    default: MANAGER_DEFAULTS.metricsBindAddress,
     help: "address of the secure server: /metrics, /debug/controllers, /debug/pprof/*; '0' disables it",
   },
   'metrics-secure': {
     type: 'boolean',
-    default: true,
+    default: MANAGER_DEFAULTS.metricsSecure,
     help: 'HTTPS, each request authenticated and authorized by the API server (TokenReview, SubjectAccessReview); --metrics-secure=false: plain HTTP open to anyone, for local work on 127.0.0.1',
   },
   'metrics-cert-dir': {
@@ -40,17 +50,17 @@ export const FLAGS = {
   },
   'debug-endpoints': {
     type: 'boolean',
-    default: true,
+    default: MANAGER_DEFAULTS.debugEndpoints,
     help: 'serve /debug/controllers on the secure server; --debug-endpoints=false turns it off',
   },
   profiling: {
     type: 'boolean',
-    default: false,
+    default: MANAGER_DEFAULTS.profiling,
     help: 'serve /debug/pprof/heap and /debug/pprof/profile?seconds=N on the secure server',
   },
   'health-probe-bind-address': {
     type: 'string',
-    default: ':8081',
+    default: MANAGER_DEFAULTS.healthProbeBindAddress,
     help: "address of /healthz and /readyz (nothing else); '0' disables it",
   },
   'leader-elect': {
@@ -66,30 +76,38 @@ export const FLAGS = {
   'leader-election-id': { type: 'string', default: 'studylab-operator', help: 'name of the Lease' },
   'lease-duration': {
     type: 'string',
-    default: '15',
+    default: seconds(LEADER_ELECTION_DEFAULTS.leaseDurationMs),
     help: 'seconds a standby waits before taking an unrenewed lease',
   },
   'renew-deadline': {
     type: 'string',
-    default: '10',
+    default: seconds(LEADER_ELECTION_DEFAULTS.renewDeadlineMs),
     help: 'seconds the leader keeps trying to renew before it stops acting',
   },
-  'retry-period': { type: 'string', default: '2', help: 'seconds between lease acquire and renew attempts' },
+  'retry-period': {
+    type: 'string',
+    default: seconds(LEADER_ELECTION_DEFAULTS.retryPeriodMs),
+    help: 'seconds between lease acquire and renew attempts',
+  },
   'watch-silence-timeout': {
     type: 'string',
-    default: '150',
+    default: seconds(INFORMER_DEFAULTS.silenceTimeoutMs),
     help: 'seconds a watch may deliver nothing (no event, no bookmark) before it is reopened',
   },
-  'max-concurrent-reconciles': { type: 'string', default: '4', help: 'labs reconciled in parallel' },
+  'max-concurrent-reconciles': {
+    type: 'string',
+    default: String(STUDYLAB_CONTROLLER_DEFAULTS.maxConcurrentReconciles),
+    help: 'labs reconciled in parallel',
+  },
   namespace: { type: 'string', default: '', help: 'only watch labs in this namespace (default: all)' },
   'log-level': {
     type: 'string',
-    default: process.env.LOG_LEVEL ?? 'info',
+    default: process.env.LOG_LEVEL ?? LOGGER_DEFAULTS.level,
     help: 'error, warn, info or debug (env LOG_LEVEL)',
   },
   'log-format': {
     type: 'string',
-    default: 'json',
+    default: LOGGER_DEFAULTS.format,
     help: 'json (one object per line) or pretty (for humans)',
   },
   trace: {

@@ -55,8 +55,11 @@ export const CHILD_CACHE: readonly CacheByType[] = [
 }));
 
 export interface StudyLabControllerOptions {
+  /** @default STUDYLAB_CONTROLLER_DEFAULTS.maxConcurrentReconciles */
   maxConcurrentReconciles?: number;
 }
+
+export const STUDYLAB_CONTROLLER_DEFAULTS = { maxConcurrentReconciles: 4 } as const;
 
 export function setupStudyLabController(
   manager: Manager,
@@ -83,7 +86,10 @@ export function setupStudyLabController(
     .owns(NetworkPolicies)
     .watches(PersistentVolumeClaims, labOfClaim)
     .watches(Pods, labOfPod, { predicates: [podExplanationChanged] })
-    .withOptions({ maxConcurrentReconciles: options.maxConcurrentReconciles ?? 4 })
+    .withOptions({
+      maxConcurrentReconciles:
+        options.maxConcurrentReconciles ?? STUDYLAB_CONTROLLER_DEFAULTS.maxConcurrentReconciles,
+    })
     .complete(reconciler);
 }
 
