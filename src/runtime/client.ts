@@ -68,9 +68,6 @@ export function isGone(e: unknown): boolean {
 export function isInvalid(e: unknown): boolean {
   return e instanceof ApiError && (e.status === 422 || e.reason === 'Invalid');
 }
-export function isForbidden(e: unknown): boolean {
-  return e instanceof ApiError && e.status === 403;
-}
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 export interface WatchEvent<T> {

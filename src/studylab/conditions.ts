@@ -14,7 +14,7 @@
  *
  * `kubectl wait --for=condition=Ready studylab/<name>` is the way to wait for a lab.
  */
-import type { Condition, ConditionStatus } from '../api/v1alpha1/index.js';
+import type { Condition } from '../api/v1alpha1/index.js';
 
 export const ConditionType = {
   /** The summary: True exactly when phase is Ready. Its reason is the one that decided the phase. */
@@ -93,32 +93,16 @@ export const Reason = {
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
-/** A condition as a caller states it: lastTransitionTime is decided by setCondition. */
+/** A condition as a caller states it: lastTransitionTime is decided by nextCondition. */
 export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;
 
 /** The schema's limit on a condition message; longer ones are cut, or the status write would be rejected. */
 export const MAX_CONDITION_MESSAGE_LENGTH = 32768;
 
 /**
- * Returns a new list with `update` in place of the condition of the same type
- * (or appended). lastTransitionTime is kept when the status did not change,
- * and is `now` when it did or the condition is new. The input list is not
- * modified.
+ * The condition `update` makes of `previous` (the same type, or none): lastTransitionTime is kept when
+ * the status did not change, and is `now` when it did or the condition is new.
  */
-export function setCondition(
-  conditions: readonly Condition[] | undefined,
-  update: ConditionUpdate,
-  now: Date,
-): Condition[] {
-  const list = conditions ?? [];
-  const previous = findCondition(list, update.type);
-  const next = nextCondition(previous, update, now);
-  return previous
-    ? list.map((c) => (c.type === update.type ? next : { ...c }))
-    : [...list.map((c) => ({ ...c })), next];
-}
-
-/** The condition `update` makes of `previous` (the same type, or none): the transition time moves only with the status. */
 export function nextCondition(
   previous: Condition | undefined,
   update: ConditionUpdate,
@@ -135,29 +119,8 @@ export function nextCondition(
   };
 }
 
-/** Returns a new list without the condition of that type. */
-export function removeCondition(conditions: readonly Condition[] | undefined, type: string): Condition[] {
-  return (conditions ?? []).filter((c) => c.type !== type).map((c) => ({ ...c }));
-}
-
-export function findCondition(
-  conditions: readonly Condition[] | undefined,
-  type: string,
-): Condition | undefined {
-  return conditions?.find((c) => c.type === type);
-}
-
-/** Whether the condition is there with that status. */
-export function conditionHasStatus(
-  conditions: readonly Condition[] | undefined,
-  type: string,
-  status: ConditionStatus,
-): boolean {
-  return findCondition(conditions, type)?.status === status;
-}
-
 /** RFC 3339 in UTC with second precision, as metav1.Time serializes. */
-export function formatConditionTime(date: Date): string {
+function formatConditionTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
