@@ -245,9 +245,11 @@ export async function main(argv: string[]): Promise<number> {
     logger.info('stopped');
     return 0;
   } catch (err) {
-    // Losing the lease means another replica may act soon: the manager has already aborted every
-    // reconcile and its client sends nothing more; exiting now (non-zero) lets Kubernetes restart us
-    // as a fresh candidate, as controller-runtime does.
+    // Any failure (a failed start, a failed controller, a lost Lease) ends the process non-zero, and
+    // Kubernetes restarts it. A lost Lease means another replica may act soon: the manager has
+    // already aborted every reconcile (without waiting for them), dropped pending Events and reset
+    // its connections, and its client refuses every request from the renew deadline on; the restart
+    // campaigns afresh, as controller-runtime's does.
     const msg = err instanceof LeaderElectionLostError ? 'leader election lost' : 'operator failed';
     logger.error(msg, errorFields(err));
     return 1;

@@ -63,7 +63,11 @@ export interface ReconcileContext {
   readonly log: Logger;
   /**
    * Aborts when the controller stops (shutdown, lost leadership) or the reconcile timeout passes.
-   * The runtime still waits for the call to return; honouring the signal makes shutdown fast.
+   * On shutdown and on a timeout the runtime still waits for the call to return (the key stays
+   * taken until then), so honouring the signal is what makes them quick. On a lost Lease nothing
+   * waits: the manager rejects at once and the process exits, and from the renew deadline on the
+   * manager's client refuses every request, so a call that ignores the signal is cut off wherever
+   * it is (see manager.ts).
    */
   readonly signal: AbortSignal;
   /**
