@@ -32,6 +32,7 @@ import {
 } from './reconcile.js';
 import { objectKey, type KubeObject } from './resources.js';
 import type { ReconcileHistory, TriggerType } from './history.js';
+import { aborted } from './signals.js';
 import type { Source } from './sources.js';
 import { Tracer, type ReconcileTrace } from './trace.js';
 import { WorkQueue, type AddOutcome, type WorkQueueSnapshot } from './workqueue.js';
@@ -151,7 +152,7 @@ export class Controller {
       if (this.tracer.traces(key)) this.traceEnqueue(key, queued, event, obj);
     };
     const dropped = (event: HandlerEvent, obj: KubeObject): void => {
-      const key = obj.metadata?.name ? objectKey(obj) : undefined;
+      const key = keyOf(obj);
       if (key !== undefined && this.tracer.traces(key)) {
         this.tracer.step('filtered', key, { controller: this.name, event, kind: obj.kind });
       }
@@ -168,10 +169,7 @@ export class Controller {
       },
     );
 
-    const stopped = new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    const stopped = aborted(signal);
     if (synced && !signal.aborted) {
       this.log.info('Starting workers', { workerCount: this.workers });
       const workers = Array.from({ length: this.workers }, () => this.runWorker(signal));
@@ -201,7 +199,7 @@ export class Controller {
     event: HandlerEvent | undefined,
     obj: KubeObject | undefined,
   ): void {
-    const objKey = obj?.metadata?.name ? objectKey(obj) : undefined;
+    const objKey = keyOf(obj);
     this.tracer.step('enqueue', key, {
       controller: this.name,
       ...(event ? { event } : {}),
@@ -214,7 +212,7 @@ export class Controller {
   }
 
   private recordTrigger(key: string, queued: AddOutcome, event: HandlerEvent, obj: KubeObject): void {
-    const objKey = obj.metadata?.name ? objectKey(obj) : undefined;
+    const objKey = keyOf(obj);
     const resourceVersion = obj.metadata?.resourceVersion;
     this.history?.triggered(key, {
       kind: obj.kind ?? '',
@@ -395,6 +393,11 @@ export class Controller {
     this.recent.push(record);
     if (this.recent.length > this.recentLimit) this.recent.shift();
   }
+}
+
+/** The key of the object behind an event, if it has a name to make one of. */
+function keyOf(obj: KubeObject | undefined): string | undefined {
+  return obj?.metadata?.name ? objectKey(obj) : undefined;
 }
 
 /** A short random id, unique enough to find one call's lines in the logs. */

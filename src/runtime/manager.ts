@@ -39,6 +39,7 @@ import { createLogger, errorFields, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { metricsHandler } from './metrics-server.js';
 import { profilingHandlers } from './profiling.js';
+import { aborted } from './signals.js';
 import type { KubeObject, ResourceType } from './resources.js';
 import type { Store } from './store.js';
 import { Tracer, type TraceFilter } from './trace.js';
@@ -441,11 +442,4 @@ export class Manager {
       signal.removeEventListener('abort', onAbort);
     }
   }
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    signal.addEventListener('abort', () => resolve(), { once: true });
-  });
 }
