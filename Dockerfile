@@ -1,13 +1,23 @@
 # syntax=docker/dockerfile:1
 # The StudyLab operator image: compiled JavaScript and production dependencies only, non-root.
 #
-# Build it with the real base images named below. The project's own tests (make test-image) build this
+# Build it with the real base images pinned below. The project's own tests (make test-image) build this
 # same file on machines that reach only the package registries, against stand-ins for these two bases
-# made by hack/stand-in-bases.sh (a Debian root plus Node from the npm registry, tagged with these
-# names). The stand-ins exist only to build and test offline; never ship an image built on them.
+# made by hack/stand-in-bases.sh (a Debian root plus Node from the npm registry, tagged with the same
+# names without the digest, and passed as --build-arg BUILD_BASE=... RUNTIME_BASE=...). The stand-ins
+# exist only to build and test offline; never ship an image built on them.
+
+# The bases, pinned by the digest of their multi-arch index: a tag can be moved to other bytes, a
+# digest cannot. To update one, print the index digest of the tag and replace the part after `@`:
+#   docker buildx imagetools inspect node:22-bookworm-slim          (the "Digest:" line)
+#   docker buildx imagetools inspect gcr.io/distroless/nodejs22-debian12:nonroot
+# (or `crane digest <tag>`); Renovate and Dependabot's docker ecosystem update these ARG lines too.
+# Keep the two Node majors equal, and the tag part as it is: hack/stand-in-bases.sh reads it.
+ARG BUILD_BASE=node:22-bookworm-slim@sha256:43ac6c60b8f89723f746e8a92ce91abd5017e627ce1ddfe4238355d3a30b772c
+ARG RUNTIME_BASE=gcr.io/distroless/nodejs22-debian12:nonroot@sha256:13593b7570658e8477de39e2f4a1dd25db2f836d68a0ba771251572d23bb4f8e
 
 # --- build: compile TypeScript with the dev dependencies ---
-FROM node:22-bookworm-slim AS build
+FROM ${BUILD_BASE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -16,13 +26,13 @@ COPY src ./src
 RUN npm run build
 
 # --- deps: production dependencies only ---
-FROM node:22-bookworm-slim AS deps
+FROM ${BUILD_BASE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime ---
-FROM gcr.io/distroless/nodejs22-debian12:nonroot
+FROM ${RUNTIME_BASE}
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=deps /app/node_modules ./node_modules
