@@ -19,7 +19,7 @@ function source(history: ReconcileHistory): LiveSource {
         name: 'studylab',
         workers: 1,
         activeWorkers: 0,
-        queue: { depth: 0, ready: [], waiting: [], processing: [] },
+        queue: { depth: 0, depthByPriority: { low: 0, normal: 0, high: 0 }, ready: [], waiting: [], processing: [] },
         recent: [],
       },
     ],
