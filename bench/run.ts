@@ -42,14 +42,14 @@ import { decideApply, withIntentHash } from '../src/studylab/intent.js';
 import { FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../src/studylab/labels.js';
 import { StudyLabs } from '../src/studylab/resources.js';
 import { computeStatus, type Observed } from '../src/studylab/status.js';
-import { REPO_ROOT } from '../src/testenv/index.js';
-import { LocalControlPlane } from '../src/testenv/index.js';
 import {
   kubectl,
-  renderDeploy,
+  LocalControlPlane,
   OPERATOR_NAMESPACE,
   OPERATOR_SERVICE_ACCOUNT,
-} from '../test/support/install.js';
+  renderDeploy,
+  REPO_ROOT,
+} from '../src/testenv/index.js';
 import { OperatorProcess, type OperatorName } from './lib/operator-process.js';
 import { diffCounts, groupCounts, percentile, type RequestCounts, type RequestKey } from './lib/stats.js';
 import { apiServerRequests, countWhere, labReady, labReconciled, NamespaceWatch } from './lib/watch.js';
