@@ -15,15 +15,10 @@ import {
   type KubeObject,
   type ResourceType,
 } from '../../src/runtime/index.js';
-import {
-  buildDeployment,
-  buildNetworkPolicy,
-  buildPersistentVolumeClaim,
-  buildService,
-} from '../../src/studylab/builders/index.js';
 import { decideApply, withIntentHash } from '../../src/studylab/intent.js';
 import { StudyLabs } from '../../src/studylab/resources.js';
 import { computeStatus } from '../../src/studylab/status.js';
+import { childIntents } from './labs.js';
 import type { OperatorProcess } from './operator-process.js';
 import type { Plane } from './plane.js';
 import { diffCounts, groupCounts, type RequestKey } from './stats.js';
@@ -210,23 +205,21 @@ export async function equivalence(plane: Plane, ns: string): Promise<Equivalence
     byName<V1Service>(Services),
     byName<KubeObject>(NetworkPolicies),
   ]);
+  const live = new Map<ResourceType, Map<string, KubeObject>>([
+    [PersistentVolumeClaims, pvcs],
+    [Deployments, deps],
+    [Services, svcs],
+    [NetworkPolicies, nps],
+  ]);
   const mismatches: string[] = [];
   let equal = 0;
   for (const lab of labs) {
     const name = lab.metadata.name!;
     const problems: string[] = [];
-    // A claim's hash leaves out what its intent only carries over from the live claim (see withIntentHash).
-    const claim = buildPersistentVolumeClaim(lab, pvcs.get(name));
-    const live: [string, KubeObject | undefined, KubeObject, readonly string[]][] = [
-      ['PersistentVolumeClaim', pvcs.get(name), claim.intent, claim.inherited],
-      ['Deployment', deps.get(name), buildDeployment(lab)!, []],
-      ['Service', svcs.get(name), buildService(lab)!, []],
-      ['NetworkPolicy', nps.get(name), buildNetworkPolicy(lab)!, []],
-    ];
-    for (const [kind, obj, intent, unhashed] of live) {
-      const d = decideApply(withIntentHash(intent, unhashed), obj);
+    for (const { type, intent, unhashed } of childIntents(lab, pvcs.get(name))) {
+      const d = decideApply(withIntentHash(intent, unhashed), live.get(type)!.get(name));
       if (d.apply)
-        problems.push(`${kind} ${d.reason}${d.drifted.length ? ` (${d.drifted.join(', ')})` : ''}`);
+        problems.push(`${type.kind} ${d.reason}${d.drifted.length ? ` (${d.drifted.join(', ')})` : ''}`);
     }
     const expected = computeStatus(
       lab,

@@ -5,7 +5,20 @@
  */
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { StudyLab, StudyLabSpec } from '../../src/api/v1alpha1/index.js';
-import { PersistentVolumeClaims } from '../../src/runtime/index.js';
+import {
+  Deployments,
+  NetworkPolicies,
+  PersistentVolumeClaims,
+  Services,
+  type KubeObject,
+  type ResourceType,
+} from '../../src/runtime/index.js';
+import {
+  buildDeployment,
+  buildNetworkPolicy,
+  buildPersistentVolumeClaim,
+  buildService,
+} from '../../src/studylab/builders/index.js';
 import { StudyLabs } from '../../src/studylab/resources.js';
 import type { Bench } from './plane.js';
 import { countWhere, NamespaceWatch } from './watch.js';
@@ -29,6 +42,28 @@ export function benchLabSpec(i: number, image = 'registry.example/studylab/app:1
 }
 
 export const labName = (i: number): string => `lab-${String(i).padStart(5, '0')}`;
+
+export interface ChildIntent {
+  type: ResourceType;
+  intent: KubeObject;
+  /** Fields the intent only carries over from the live object, which its hash leaves out (see withIntentHash). */
+  unhashed: readonly string[];
+}
+
+/**
+ * A lab's four children as our builders make them: what the write loops apply, and what every
+ * operator's children are compared with. `liveClaim` is the claim as it is, which a claim's intent
+ * carries some fields over from.
+ */
+export function childIntents(lab: StudyLab, liveClaim?: V1PersistentVolumeClaim): ChildIntent[] {
+  const claim = buildPersistentVolumeClaim(lab, liveClaim);
+  return [
+    { type: PersistentVolumeClaims, intent: claim.intent, unhashed: claim.inherited },
+    { type: Deployments, intent: buildDeployment(lab)!, unhashed: [] },
+    { type: Services, intent: buildService(lab)!, unhashed: [] },
+    { type: NetworkPolicies, intent: buildNetworkPolicy(lab)!, unhashed: [] },
+  ];
+}
 
 /** Creates labs [from, to) with the options' createConcurrency requests in flight; calls `created` with each. */
 export async function createLabs(

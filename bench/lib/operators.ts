@@ -13,25 +13,16 @@ import {
   createLogger,
   Deployments,
   EventRecorder,
-  NetworkPolicies,
   PersistentVolumeClaims,
   Services,
-  type KubeObject,
-  type ResourceType,
 } from '../../src/runtime/index.js';
-import {
-  buildDeployment,
-  buildNetworkPolicy,
-  buildPersistentVolumeClaim,
-  buildService,
-} from '../../src/studylab/builders/index.js';
 import { withIntentHash } from '../../src/studylab/intent.js';
 import { FIELD_MANAGER } from '../../src/studylab/labels.js';
 import { StudyLabs } from '../../src/studylab/resources.js';
 import { computeStatus, type Observed } from '../../src/studylab/status.js';
 import { REPO_ROOT } from '../../src/testenv/index.js';
 import { countRequests, perLab, round, writesIn, type CeilingResult, type LoopWrites } from './figures.js';
-import { createLabs } from './labs.js';
+import { childIntents, createLabs } from './labs.js';
 import { OperatorProcess, type OperatorName } from './operator-process.js';
 import { log } from './options.js';
 import { createNamespace, type Bench } from './plane.js';
@@ -183,8 +174,8 @@ export async function ceiling(
       if (writes === 'lab') await writeStatus(lab, {});
       const applied: Partial<Observed> = {};
       const created: string[] = [];
-      for (const [type, intent] of childIntents(lab)) {
-        const child = await saClient.apply(type, withIntentHash(intent), {
+      for (const { type, intent, unhashed } of childIntents(lab)) {
+        const child = await saClient.apply(type, withIntentHash(intent, unhashed), {
           fieldManager: FIELD_MANAGER,
           force: true,
         });
@@ -217,13 +208,4 @@ export async function ceiling(
     writesPerSecond: round(writesIn(byRequest) / seconds),
     requestsPerLab: perLab(byRequest, n),
   };
-}
-
-function childIntents(lab: StudyLab): [ResourceType, KubeObject][] {
-  return [
-    [PersistentVolumeClaims, buildPersistentVolumeClaim(lab).intent],
-    [Deployments, buildDeployment(lab)!],
-    [Services, buildService(lab)!],
-    [NetworkPolicies, buildNetworkPolicy(lab)!],
-  ];
 }
