@@ -7,8 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, sumMetric } from '../../test/support/operator.js';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { freePort, REPO_ROOT, sumMetric } from '../../src/testenv/index.js';
 
 const running = new Set<ChildProcess>();
 process.once('exit', () => {

@@ -8,17 +8,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { kubectl, OPERATOR_NAMESPACE, renderDeploy, REPO_ROOT } from '../../src/testenv/index.js';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
 import { get } from '../support/https.js';
-import {
-  installOperatorPrerequisites,
-  kubectl,
-  OPERATOR_NAMESPACE,
-  renderDeploy,
-} from '../support/install.js';
+import { installOperatorPrerequisites } from '../support/install.js';
 import { startOperator } from '../support/operator.js';
 import { bindClusterRole, serviceAccountToken, unbind } from '../support/tokens.js';
 

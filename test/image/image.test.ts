@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { CoordinationV1Api, CustomObjectsApi, KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { freePorts, kubectl, OPERATOR_NAMESPACE, REPO_ROOT } from '../../src/testenv/index.js';
 import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
 import {
   docker,
@@ -27,8 +27,7 @@ import {
   type Container,
   type TarEntry,
 } from '../support/docker.js';
-import { installOperatorPrerequisites, kubectl, OPERATOR_NAMESPACE } from '../support/install.js';
-import { freePorts } from '../support/operator.js';
+import { installOperatorPrerequisites } from '../support/install.js';
 
 const deployment = parse(readFileSync(`${REPO_ROOT}/deploy/base/deployment.yaml`, 'utf8')) as {
   spec: {
