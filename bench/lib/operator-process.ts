@@ -1,6 +1,6 @@
 /**
- * An operator under test as a separate process: ours (compiled, `node
- * dist/src/main.js`) or the Go peer. Both take the same flags for what the
+ * An operator under test as a separate process: ours (bundled as the image
+ * runs it, `node dist/bundle/main.mjs`) or the Go peer. Both take the same flags for what the
  * benchmark needs, log to a file, and are read through /metrics and /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -64,7 +64,7 @@ export class OperatorProcess {
             process.execPath,
             [
               ...(spec.nodeArgs ?? []),
-              join(REPO_ROOT, 'dist', 'src', 'main.js'),
+              join(REPO_ROOT, 'dist', 'bundle', 'main.mjs'),
               ...common,
               `--log-level=${spec.logLevel ?? 'info'}`,
               // The peer's controller-runtime metrics server is plain HTTP unless told otherwise: the

@@ -30,13 +30,14 @@ import { createNamespace, type Bench } from './plane.js';
 // --- ours and the peer -----------------------------------------------------------------------------------
 
 /**
- * Compiles ours (tsc to dist/) and builds the peer (cached by a hash of its sources) for the
- * operators asked for; returns the peer's binary, or '' without the peer.
+ * Bundles ours as the image ships it (hack/bundle.ts, dist/bundle/main.mjs) and builds the peer
+ * (cached by a hash of its sources) for the operators asked for; returns the peer's binary, or ''
+ * without the peer.
  */
 export function buildOperators(operators: readonly OperatorName[]): string {
   if (operators.includes('ours')) {
-    log('compiling ours (tsc to dist/)');
-    execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    log('bundling ours (npm run bundle, as the image does)');
+    execFileSync('npm', ['run', '--silent', 'bundle'], { cwd: REPO_ROOT, stdio: 'inherit' });
   }
   if (!operators.includes('peer')) return '';
   log('building the Go peer (cached by hash)');

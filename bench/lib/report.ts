@@ -82,7 +82,7 @@ function versions(peerBinary: string): Record<string, string> {
     studylabCommit: sh('git', ['rev-parse', '--short', 'HEAD']),
     peerModules: `controller-runtime ${required('sigs.k8s.io/controller-runtime')}, client-go ${required('k8s.io/client-go')}`,
     peerBinary,
-    ours: 'node dist/src/main.js (compiled with tsc, not tsx)',
+    ours: 'node dist/bundle/main.mjs (bundled by esbuild as the image runs it, not tsx)',
   };
 }
 
