@@ -23,6 +23,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { jitter } from './backoff.js';
 import { formatMicroTime, sleep, systemClock, type Clock } from './clock.js';
 import type { Client } from './client.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
@@ -201,8 +202,7 @@ export class LeaderElector {
         this.log.info('Acquired leader lease');
         return start;
       }
-      const wait = this.options.retryPeriodMs * (1 + Math.random() * JITTER_FACTOR);
-      await sleep(this.clock, wait, signal);
+      await sleep(this.clock, jitter(this.options.retryPeriodMs, JITTER_FACTOR), signal);
     }
     return undefined;
   }
