@@ -26,6 +26,7 @@ import { hostname } from 'node:os';
 import { jitter } from './backoff.js';
 import { formatMicroTime, sleep, systemClock, type Clock } from './clock.js';
 import type { Client } from './client.js';
+import { requestKey } from './keys.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { apiVersionOf, Leases, type KubeObject } from './resources.js';
@@ -131,7 +132,7 @@ export class LeaderElector {
     this.clock = deps.clock ?? systemClock;
     this.metrics = deps.metrics;
     this.log = (deps.logger ?? createLogger()).child({
-      lease: `${o.namespace}/${o.name}`,
+      lease: this.lease,
       identity: o.identity,
     });
     this.metrics?.leaderElectionMasterStatus.set({ name: o.name }, 0);
@@ -157,7 +158,7 @@ export class LeaderElector {
 
   /** 'namespace/name' of the Lease. */
   get lease(): string {
-    return `${this.options.namespace}/${this.options.name}`;
+    return requestKey({ namespace: this.options.namespace, name: this.options.name });
   }
 
   /**
