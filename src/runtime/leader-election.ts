@@ -304,29 +304,28 @@ export class LeaderElector {
     if (ok) this.log.info('Released leader lease');
   }
 
-  private async create(record: LeaderRecord): Promise<boolean> {
+  private create(record: LeaderRecord): Promise<boolean> {
     const lease: Lease = {
       apiVersion: apiVersionOf(Leases),
       kind: 'Lease',
       metadata: { namespace: this.options.namespace, name: this.options.name },
       spec: { ...record },
     };
-    try {
-      this.observe(await this.client.create<Lease>(Leases, lease));
-      return true;
-    } catch (err) {
-      this.log.info('Failed to create leader lease', errorFields(err));
-      return false;
-    }
+    return this.send('create', () => this.client.create<Lease>(Leases, lease));
   }
 
   /** PUT with the resourceVersion we read: a Conflict means someone else wrote first. */
-  private async write(lease: Lease): Promise<boolean> {
+  private write(lease: Lease): Promise<boolean> {
+    return this.send('update', () => this.client.replace<Lease>(Leases, lease));
+  }
+
+  /** One write of the Lease: the Lease it returns is observed; a failure is logged and is `false`. */
+  private async send(verb: 'create' | 'update', request: () => Promise<Lease>): Promise<boolean> {
     try {
-      this.observe(await this.client.replace<Lease>(Leases, lease));
+      this.observe(await request());
       return true;
     } catch (err) {
-      this.log.info('Failed to update leader lease', errorFields(err));
+      this.log.info(`Failed to ${verb} leader lease`, errorFields(err));
       return false;
     }
   }
