@@ -31,15 +31,9 @@ import { createLogger, errorFields, type Logger } from './logger.js';
 import type { Manager } from './manager.js';
 import { Metrics } from './metrics.js';
 import type { Predicate } from './predicates.js';
-import {
-  isTerminalError,
-  requestFromKey,
-  requestKey,
-  type Reconciler,
-  type Request,
-  type Result,
-} from './reconcile.js';
-import { objectKey, type KubeObject, type ResourceType } from './resources.js';
+import { objectKey, requestFromKey, requestKey } from './keys.js';
+import { isTerminalError, type Reconciler, type Request, type Result } from './reconcile.js';
+import type { KubeObject, ResourceType } from './resources.js';
 import type { ReconcileHistory, TriggerType } from './history.js';
 import { Tracer, type ReconcileTrace } from './trace.js';
 import { WorkQueue, type AddOutcome, type WorkQueueSnapshot } from './workqueue.js';

@@ -14,7 +14,6 @@ import { randomUUID } from 'node:crypto';
 import {
   ApiError,
   abortReason,
-  objectKey,
   resourcePath,
   type ApplyOptions,
   type CallOptions,
@@ -27,6 +26,7 @@ import {
   type ResourceType,
   type Store,
 } from '../../src/runtime/index.js';
+import { objectKey } from '../../src/runtime/keys.js';
 
 export interface RecordedRequest {
   verb: 'GET' | 'APPLY' | 'CREATE' | 'PATCH' | 'DELETE';
