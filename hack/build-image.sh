@@ -2,9 +2,11 @@
 # Builds the operator image from the Dockerfile, unmodified, on this machine:
 #   hack/build-image.sh [tag]     (default studylab-operator:dev, the name deploy/ uses)
 #
-# - The base images: used as they are when present locally; otherwise hack/stand-in-bases.sh makes
-#   offline stand-ins under their names (only to build and test here; see that script). Set
-#   STUDYLAB_PULL_BASES=1 to let docker pull the real ones instead.
+# - The base images: the Dockerfile pins them by digest. With STUDYLAB_PULL_BASES=1 docker pulls
+#   exactly those. Otherwise, on machines that reach no image registry, hack/stand-in-bases.sh finds
+#   the real images by tag or makes offline stand-ins under the tags (only to build and test here;
+#   see that script), and they are passed as --build-arg BUILD_BASE=... RUNTIME_BASE=..., since no
+#   local image can carry a registry's digest.
 # - The classic builder (DOCKER_BUILDKIT=0): it ignores the `# syntax=` line, where BuildKit would pull
 #   a frontend image from Docker Hub.
 # - --network=host: the build stages' `npm ci` reach the npm registry through the host's network,
@@ -23,12 +25,16 @@ if ! docker info >/dev/null 2>&1; then
   say "elsewhere start Docker (https://docs.docker.com/engine/install/) so that \`docker info\` works."
   exit 1
 fi
-[[ ${STUDYLAB_PULL_BASES:-} == 1 ]] || "$repo/hack/stand-in-bases.sh"
+base_args=()
+if [[ ${STUDYLAB_PULL_BASES:-} != 1 ]]; then
+  while IFS= read -r arg; do base_args+=(--build-arg "$arg"); done < <("$repo/hack/stand-in-bases.sh")
+  ((${#base_args[@]} == 4)) || { say "hack/stand-in-bases.sh named no bases"; exit 1; }
+fi
 
 mkdir -p "$log_dir"
 say "docker build -t $tag (log: $log)"
 start=$SECONDS
-if ! DOCKER_BUILDKIT=0 docker build --force-rm --network=host -t "$tag" "$repo" >"$log" 2>&1; then
+if ! DOCKER_BUILDKIT=0 docker build --force-rm --network=host "${base_args[@]}" -t "$tag" "$repo" >"$log" 2>&1; then
   say "docker build failed; the end of $log:"
   tail -n 40 "$log" >&2
   exit 1

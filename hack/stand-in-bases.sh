@@ -20,9 +20,10 @@
 # node and npm versions, so a change to any of them builds new images, and an unchanged key costs
 # nothing. The downloads and the Debian root are cached under ~/.cache/studylab/stand-ins/.
 #
-# The Dockerfile names its bases by tag. If they are ever pinned by digest (FROM node:...@sha256:...),
-# a locally imported image cannot carry that digest: build with --build-arg overriding the base
-# references then (see README, "The image"), and keep the pinned references as the defaults.
+# The Dockerfile pins its bases by digest (ARG BUILD_BASE=node:...@sha256:..., ARG RUNTIME_BASE=...).
+# A locally made image cannot carry a registry's digest, so the stand-ins take the tags alone, and
+# hack/build-image.sh passes those tags as --build-arg overrides: the Dockerfile is built unmodified.
+# Printed on stdout, one per line: BUILD_BASE=<tag> and RUNTIME_BASE=<tag>.
 #
 # Needs root, Docker, npm, and debootstrap (installed from Debian's packages when missing).
 set -euo pipefail
@@ -47,13 +48,15 @@ say() { printf '[stand-in-bases] %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 # --- which bases the Dockerfile names ---
-build_ref=$(sed -nE 's/^FROM[[:space:]]+(node:[^[:space:]]+).*/\1/p' "$repo/Dockerfile" | sort -u)
-runtime_ref=$(sed -nE 's/^FROM[[:space:]]+(gcr\.io\/distroless\/[^[:space:]]+).*/\1/p' "$repo/Dockerfile" | sort -u)
-[[ $(wc -l <<<"$build_ref") == 1 && -n $build_ref ]] || die "expected one node:... base in the Dockerfile, found: ${build_ref:-none}"
-[[ $(wc -l <<<"$runtime_ref") == 1 && -n $runtime_ref ]] || die "expected one gcr.io/distroless/... base in the Dockerfile, found: ${runtime_ref:-none}"
-for ref in "$build_ref" "$runtime_ref"; do
-  [[ $ref != *@sha256:* ]] || die "the Dockerfile pins $ref by digest; a stand-in cannot match a digest. Build with --build-arg overrides instead (README, \"The image\")."
-done
+# The tag part of each pinned reference (what the stand-in is called).
+base_tag() {
+  local ref
+  ref=$(sed -nE "s/^ARG[[:space:]]+$1=([^[:space:]]+).*/\\1/p" "$repo/Dockerfile")
+  [[ -n $ref ]] || die "no ARG $1=... in the Dockerfile"
+  printf '%s\n' "${ref%@sha256:*}"
+}
+build_ref=$(base_tag BUILD_BASE)
+runtime_ref=$(base_tag RUNTIME_BASE)
 [[ $build_ref =~ ^node:([0-9]+)-$suite-slim$ ]] || die "the build base $build_ref is not node:<major>-$suite-slim; update this script"
 major=${BASH_REMATCH[1]}
 [[ $runtime_ref == "gcr.io/distroless/nodejs$major-debian12:nonroot" ]] ||
@@ -78,7 +81,9 @@ for ref in "$build_ref" "$runtime_ref"; do
     need_build+=("$ref")
   fi
 done
-((${#need_build[@]})) || exit 0
+# What hack/build-image.sh passes as --build-arg: the tags, present locally now.
+announce() { printf 'BUILD_BASE=%s\nRUNTIME_BASE=%s\n' "$build_ref" "$runtime_ref"; }
+((${#need_build[@]})) || { announce; exit 0; }
 
 [[ $(id -u) == 0 ]] || die "building the stand-ins needs root (debootstrap, file ownership)"
 command -v npm >/dev/null || die "npm is required"
@@ -207,3 +212,4 @@ EOF
     - "$runtime_ref" >/dev/null
 fi
 say "done: $(docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^(${build_ref//./\\.}|${runtime_ref//./\\.}) " | paste -sd ';' -)"
+announce

@@ -1,14 +1,13 @@
 /**
- * An operator under test as a separate process: ours (compiled, `node
- * dist/src/main.js`) or the Go peer. Both take the same flags for what the
+ * An operator under test as a separate process: ours (bundled as the image
+ * runs it, `node dist/bundle/main.mjs`) or the Go peer. Both take the same flags for what the
  * benchmark needs, log to a file, and are read through /metrics and /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, sumMetric } from '../../test/support/operator.js';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { freePort, REPO_ROOT, sumMetric } from '../../src/testenv/index.js';
 
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -65,7 +64,7 @@ export class OperatorProcess {
             process.execPath,
             [
               ...(spec.nodeArgs ?? []),
-              join(REPO_ROOT, 'dist', 'src', 'main.js'),
+              join(REPO_ROOT, 'dist', 'bundle', 'main.mjs'),
               ...common,
               `--log-level=${spec.logLevel ?? 'info'}`,
               // The peer's controller-runtime metrics server is plain HTTP unless told otherwise: the

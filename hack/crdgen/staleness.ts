@@ -1,5 +1,6 @@
 /** Staleness of the committed CRD: what differs from a fresh generation, as a short list a human can act on. */
 import { parse } from 'yaml';
+import { isPlainObject } from '../../src/runtime/equality.js';
 
 const MAX_LINES = 20;
 
@@ -30,7 +31,7 @@ export function describeStaleness(committed: string | undefined, fresh: string):
 }
 
 function diffValues(before: unknown, after: unknown, path: string, out: string[]): void {
-  if (isObject(before) && isObject(after)) {
+  if (isPlainObject(before) && isPlainObject(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
     for (const key of keys) {
       const sub = path ? `${path}.${key}` : key;
@@ -74,8 +75,4 @@ function firstDifferentLine(a: string, b: string): number {
   let i = 0;
   while (i < left.length && i < right.length && left[i] === right[i]) i++;
   return i + 1;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

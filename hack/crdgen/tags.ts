@@ -4,6 +4,7 @@
  * on the wrong kind of field fails generation instead of shipping a CRD that
  * silently ignores it.
  */
+import { isPlainObject } from '../../src/runtime/equality.js';
 import type { DocTag } from './doc.js';
 import { CrdGenerationError } from './errors.js';
 import { isIntOrString, isScalar, type JSONSchemaProps, type ValidationRule } from './json-schema.js';
@@ -361,8 +362,4 @@ function hasType(type: string, value: unknown): boolean {
     default:
       return typeof value === type;
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -21,16 +21,10 @@ import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from './clock.js';
 import type { HandlerEvent } from './handlers.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
+import { objectKey, requestFromKey, requestKey } from './keys.js';
 import { Metrics, type ReconcileOutcome } from './metrics.js';
-import {
-  isTerminalError,
-  requestFromKey,
-  requestKey,
-  type Reconciler,
-  type Request,
-  type Result,
-} from './reconcile.js';
-import { objectKey, type KubeObject } from './resources.js';
+import { isTerminalError, type Reconciler, type Request, type Result } from './reconcile.js';
+import type { KubeObject } from './resources.js';
 import type { ReconcileHistory, TriggerType } from './history.js';
 import { aborted } from './signals.js';
 import type { Source } from './sources.js';

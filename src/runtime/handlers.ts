@@ -4,6 +4,7 @@
  * What happened (add, update, delete) is deliberately lost here: reconciliation is level-based.
  */
 import type { InformerEventHandler } from './informer.js';
+import { requestKey, requestOf } from './keys.js';
 import { passesCreate, passesDelete, passesUpdate, type Predicate } from './predicates.js';
 import type { Request } from './reconcile.js';
 import type { KubeObject } from './resources.js';
@@ -20,10 +21,8 @@ export type Enqueue = (req: Request, event: HandlerEvent, obj: KubeObject) => vo
 /** The object's own key: used for the controller's primary (`for`) kind. */
 export function enqueueObject(): MapFunc {
   return (obj) => {
-    const name = obj.metadata?.name;
-    if (!name) return [];
-    const namespace = obj.metadata?.namespace;
-    return [namespace ? { namespace, name } : { name }];
+    const req = requestOf(obj);
+    return req ? [req] : [];
   };
 }
 
@@ -70,7 +69,7 @@ export function toInformerHandler(
     const seen = new Set<string>();
     for (const obj of objs) {
       for (const req of map(obj)) {
-        const key = `${req.namespace ?? ''}/${req.name}`;
+        const key = requestKey(req);
         if (seen.has(key)) continue;
         seen.add(key);
         enqueue(req, event, obj);

@@ -21,7 +21,6 @@ export {
   Pods,
   Services,
   apiVersionOf,
-  objectKey,
   type KubeObject,
   type ResourceType,
 } from './resources.js';
@@ -50,12 +49,12 @@ export {
 export { Store, type IndexFunc, type StoreReader } from './store.js';
 export { Informer, dropManagedFields, type InformerEventHandler, type InformerOptions } from './informer.js';
 export { RecentWrites, compareResourceVersions } from './recent-writes.js';
+export { objectKey, requestKey } from './keys.js';
 
 // From an event to a reconcile.
 export {
   TerminalError,
   isTerminalError,
-  requestKey,
   type ReconcileContext,
   type Reconciler,
   type Request,

@@ -3,7 +3,8 @@ import { backoffDelay, jitter } from './backoff.js';
 import { abortReason, isGone, type Client, type ListResult, type WatchEvent } from './client.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { objectKey, type KubeObject, type ResourceType } from './resources.js';
+import { objectKey } from './keys.js';
+import type { KubeObject, ResourceType } from './resources.js';
 import { Store } from './store.js';
 import { Tracer, untraced } from './trace.js';
 

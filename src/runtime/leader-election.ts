@@ -23,8 +23,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { jitter } from './backoff.js';
 import { formatMicroTime, sleep, systemClock, type Clock } from './clock.js';
 import type { Client } from './client.js';
+import { requestKey } from './keys.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { apiVersionOf, Leases, type KubeObject } from './resources.js';
@@ -130,7 +132,7 @@ export class LeaderElector {
     this.clock = deps.clock ?? systemClock;
     this.metrics = deps.metrics;
     this.log = (deps.logger ?? createLogger()).child({
-      lease: `${o.namespace}/${o.name}`,
+      lease: this.lease,
       identity: o.identity,
     });
     this.metrics?.leaderElectionMasterStatus.set({ name: o.name }, 0);
@@ -156,7 +158,7 @@ export class LeaderElector {
 
   /** 'namespace/name' of the Lease. */
   get lease(): string {
-    return `${this.options.namespace}/${this.options.name}`;
+    return requestKey({ namespace: this.options.namespace, name: this.options.name });
   }
 
   /**
@@ -201,8 +203,7 @@ export class LeaderElector {
         this.log.info('Acquired leader lease');
         return start;
       }
-      const wait = this.options.retryPeriodMs * (1 + Math.random() * JITTER_FACTOR);
-      await sleep(this.clock, wait, signal);
+      await sleep(this.clock, jitter(this.options.retryPeriodMs, JITTER_FACTOR), signal);
     }
     return undefined;
   }
@@ -303,29 +304,28 @@ export class LeaderElector {
     if (ok) this.log.info('Released leader lease');
   }
 
-  private async create(record: LeaderRecord): Promise<boolean> {
+  private create(record: LeaderRecord): Promise<boolean> {
     const lease: Lease = {
       apiVersion: apiVersionOf(Leases),
       kind: 'Lease',
       metadata: { namespace: this.options.namespace, name: this.options.name },
       spec: { ...record },
     };
-    try {
-      this.observe(await this.client.create<Lease>(Leases, lease));
-      return true;
-    } catch (err) {
-      this.log.info('Failed to create leader lease', errorFields(err));
-      return false;
-    }
+    return this.send('create', () => this.client.create<Lease>(Leases, lease));
   }
 
   /** PUT with the resourceVersion we read: a Conflict means someone else wrote first. */
-  private async write(lease: Lease): Promise<boolean> {
+  private write(lease: Lease): Promise<boolean> {
+    return this.send('update', () => this.client.replace<Lease>(Leases, lease));
+  }
+
+  /** One write of the Lease: the Lease it returns is observed; a failure is logged and is `false`. */
+  private async send(verb: 'create' | 'update', request: () => Promise<Lease>): Promise<boolean> {
     try {
-      this.observe(await this.client.replace<Lease>(Leases, lease));
+      this.observe(await request());
       return true;
     } catch (err) {
-      this.log.info('Failed to update leader lease', errorFields(err));
+      this.log.info(`Failed to ${verb} leader lease`, errorFields(err));
       return false;
     }
   }

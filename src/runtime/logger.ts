@@ -2,7 +2,21 @@
 import { inspect } from 'node:util';
 import winston from 'winston';
 
-export type Logger = winston.Logger;
+/** Structured fields logged with a message (controller-runtime's key/value pairs). */
+export type LogFields = Record<string, unknown>;
+
+/**
+ * What the runtime asks of a logger, and all it asks: four levels and child loggers that carry
+ * fields, as logr is to controller-runtime and tracing to kube-rs. Nothing outside this file knows
+ * that createLogger is winston underneath, so an embedder can pass any logger with these methods.
+ */
+export interface Logger {
+  error(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  debug(msg: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
 
 export interface LoggerOptions {
   /** winston (npm) level: error, warn, info, verbose, debug. @default 'info' */
@@ -51,11 +65,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  * inherit these methods (winston's child() is Object.create of its parent),
  * and the level is read on each call, so changing it later still works.
  */
-function skipDisabledLevels(logger: Logger): void {
-  const methods = logger as unknown as Record<string, (...args: unknown[]) => Logger>;
+function skipDisabledLevels(logger: winston.Logger): void {
+  const methods = logger as unknown as Record<string, (...args: unknown[]) => winston.Logger>;
   for (const level of Object.keys(logger.levels)) {
     const log = methods[level]!;
-    methods[level] = function (this: Logger | undefined, ...args: unknown[]): Logger {
+    methods[level] = function (this: winston.Logger | undefined, ...args: unknown[]): winston.Logger {
       const self = this ?? logger;
       return self.isLevelEnabled(level) ? log.apply(self, args) : self;
     };

@@ -5,7 +5,7 @@
  * A predicate method that is absent lets the event through. Filtering is an optimisation only: a
  * reconciler must still be correct if it is called for an event a predicate would have dropped.
  */
-import { isDeepStrictEqual } from 'node:util';
+import { deepEqual } from './equality.js';
 import type { KubeObject } from './resources.js';
 
 export interface Predicate<T> {
@@ -25,13 +25,12 @@ export const generationChanged: Predicate<KubeObject> = {
 
 /** Updates pass only when the labels changed. */
 export const labelsChanged: Predicate<KubeObject> = {
-  update: (oldO, newO) => !isDeepStrictEqual(oldO.metadata?.labels ?? {}, newO.metadata?.labels ?? {}),
+  update: (oldO, newO) => !deepEqual(oldO.metadata?.labels ?? {}, newO.metadata?.labels ?? {}),
 };
 
 /** Updates pass only when the annotations changed. */
 export const annotationsChanged: Predicate<KubeObject> = {
-  update: (oldO, newO) =>
-    !isDeepStrictEqual(oldO.metadata?.annotations ?? {}, newO.metadata?.annotations ?? {}),
+  update: (oldO, newO) => !deepEqual(oldO.metadata?.annotations ?? {}, newO.metadata?.annotations ?? {}),
 };
 
 /** Updates pass only when the object really changed: drops the informer's periodic resync (same resourceVersion). */

@@ -5,6 +5,7 @@
  * backs off on its own (5 ms, 10 ms, 20 ms ... capped at 1000 s), and an overall token bucket (10 qps,
  * burst 100), so a storm of failures cannot flood the API server.
  */
+import { exponentialDelay } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 
 export interface RateLimiter {
@@ -16,15 +17,25 @@ export interface RateLimiter {
   retries(key: string): number;
 }
 
-/** Per-key backoff: baseMs * 2^failures, capped at maxMs. */
-export function exponentialFailureRateLimiter(baseMs = 5, maxMs = 1_000_000): RateLimiter {
+/** The defaults, in one place so docs and code cannot disagree. */
+export const RATE_LIMITER_DEFAULTS = {
+  baseDelayMs: 5,
+  maxDelayMs: 1_000_000,
+  qps: 10,
+  burst: 100,
+} as const;
+
+/** Per-key backoff: baseMs * 2^failures, capped at maxMs (the un-jittered exponentialDelay). */
+export function exponentialFailureRateLimiter(
+  baseMs: number = RATE_LIMITER_DEFAULTS.baseDelayMs,
+  maxMs: number = RATE_LIMITER_DEFAULTS.maxDelayMs,
+): RateLimiter {
   const failures = new Map<string, number>();
   return {
     when(key) {
-      const exp = failures.get(key) ?? 0;
-      failures.set(key, exp + 1);
-      // 2^exp overflows to Infinity long after it passed maxMs; Math.min handles both.
-      return Math.min(baseMs * 2 ** exp, maxMs);
+      const attempt = (failures.get(key) ?? 0) + 1;
+      failures.set(key, attempt);
+      return exponentialDelay(attempt, { initialMs: baseMs, maxMs });
     },
     forget: (key) => void failures.delete(key),
     retries: (key) => failures.get(key) ?? 0,
@@ -36,7 +47,11 @@ export function exponentialFailureRateLimiter(baseMs = 5, maxMs = 1_000_000): Ra
  * `burst` tokens, refilled at `qps` per second; a caller that finds the bucket empty reserves a
  * future token and is told how long to wait for it. Not per key, so `forget` and `retries` are no-ops.
  */
-export function bucketRateLimiter(qps = 10, burst = 100, clock: Clock = systemClock): RateLimiter {
+export function bucketRateLimiter(
+  qps: number = RATE_LIMITER_DEFAULTS.qps,
+  burst: number = RATE_LIMITER_DEFAULTS.burst,
+  clock: Clock = systemClock,
+): RateLimiter {
   let tokens = burst;
   let last = clock.now();
   return {
@@ -62,14 +77,6 @@ export function maxOfRateLimiters(...limiters: RateLimiter[]): RateLimiter {
     retries: (key) => Math.max(0, ...limiters.map((l) => l.retries(key))),
   };
 }
-
-/** The defaults, in one place so docs and code cannot disagree. */
-export const RATE_LIMITER_DEFAULTS = {
-  baseDelayMs: 5,
-  maxDelayMs: 1_000_000,
-  qps: 10,
-  burst: 100,
-} as const;
 
 /** max(exponential 5 ms .. 1000 s per key, token bucket 10 qps / burst 100 overall), as in controller-runtime. */
 export function defaultControllerRateLimiter(clock: Clock = systemClock): RateLimiter {

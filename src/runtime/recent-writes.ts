@@ -21,7 +21,8 @@
  * reported missing even if we wrote it (it was deleted, or never seen).
  */
 import { dropManagedFields } from './informer.js';
-import { objectKey, type KubeObject } from './resources.js';
+import { objectKey } from './keys.js';
+import type { KubeObject } from './resources.js';
 import type { StoreReader } from './store.js';
 
 /** How often `record` also drops entries the store has caught up with, so keys never read again do not pile up. */

@@ -84,14 +84,3 @@ export interface ReconcileContext {
 export interface Reconciler {
   reconcile(req: Request, ctx: ReconcileContext): Promise<Result>;
 }
-
-/** 'namespace/name', or 'name' for cluster-scoped objects: the key the work queue holds. */
-export function requestKey(req: Request): string {
-  return req.namespace ? `${req.namespace}/${req.name}` : req.name;
-}
-
-/** The inverse of requestKey. */
-export function requestFromKey(key: string): Request {
-  const slash = key.indexOf('/');
-  return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}

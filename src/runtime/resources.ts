@@ -1,4 +1,4 @@
-/** Resource types: which REST endpoint serves a kind, and how objects of any kind are keyed. */
+/** Resource types: which REST endpoint serves a kind, and the shape objects of every kind share. */
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 
 /** What the client needs to address a kind; the API server's discovery document says the same. */
@@ -124,19 +124,4 @@ export function resourcePath(
   if (name !== undefined) parts.push(encodeURIComponent(name));
   if (subresource !== undefined) parts.push(subresource);
   return parts.join('/');
-}
-
-/** The cache and queue key: 'namespace/name', or 'name' for cluster-scoped objects. */
-export function objectKey(obj: KubeObject): string {
-  const name = obj.metadata?.name;
-  if (!name) throw new TypeError(`objectKey: object of kind ${obj.kind ?? '?'} has no metadata.name`);
-  const namespace = obj.metadata?.namespace;
-  return namespace ? `${namespace}/${name}` : name;
-}
-
-/** The inverse of objectKey. */
-export function splitKey(key: string): { namespace?: string; name: string } {
-  const slash = key.indexOf('/');
-  if (slash < 0) return { name: key };
-  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }

@@ -1,5 +1,6 @@
 /** The cache reconcilers read instead of the API server: objects by key, plus named indexes. */
-import { objectKey, type KubeObject } from './resources.js';
+import { objectKey } from './keys.js';
+import type { KubeObject } from './resources.js';
 import { currentTrace } from './trace.js';
 
 /** The values an object is filed under in one index ([] = not in this index). */

@@ -9,9 +9,17 @@
  * - Delayed adds (`addAfter`, `addRateLimited`) wait in one min-heap served by one timer, however
  *   many keys wait; a key waiting twice keeps its earlier deadline.
  *
- * Caveats: keys are handed out in FIFO order of their (last) entry into the ready queue, not by
- * priority. After `shutDown()`, `add` is ignored but keys already in the ready queue are still handed
- * out; `get()` returns undefined once the ready queue is empty.
+ * - Priorities: a key is added as `low`, `normal` (the default) or `high`, and the ready key of the
+ *   highest priority goes first, the oldest first within one priority. A key added again with a
+ *   higher priority while it waits moves up; never down. So a user's edit (high) is not stuck behind
+ *   thousands of keys from an initial list (low). Waiting ages a key by one priority every
+ *   `agingMs`, without bound, so no key starves under a steady stream of higher ones.
+ *
+ * Caveats: aging trades latency for fairness. After `agingMs` x 2 (20 s by default) a key of an
+ * initial list counts as high, and the oldest goes first: a restart whose initial work takes longer
+ * than that serves an edit made late in it behind the oldest of those keys. After `shutDown()`, `add`
+ * is ignored but keys already in the ready queue are still handed out; `get()` returns undefined once
+ * the ready queue is empty.
  */
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { Metrics } from './metrics.js';
@@ -26,6 +34,19 @@ export {
   type RateLimiter,
 } from './rate-limiter.js';
 
+/**
+ * How soon a key should be handed out. Handlers choose: `low` for what merely confirms a state
+ * (an informer's initial list, a resync), `high` for what a person just asked for (a new
+ * generation of a spec), `normal` for the rest (a child changed, a retry).
+ */
+export type Priority = 'low' | 'normal' | 'high';
+export const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high'];
+
+export const WORKQUEUE_DEFAULTS = {
+  /** A ready key counts as one priority higher for every this many ms it has waited. */
+  agingMs: 10_000,
+} as const;
+
 export interface WorkQueueOptions {
   /** The `name` label of the workqueue_* metrics. */
   readonly name: string;
@@ -36,11 +57,15 @@ export interface WorkQueueOptions {
   readonly controller?: string;
   /** @default systemClock */
   readonly clock?: Clock;
+  /** @default WORKQUEUE_DEFAULTS.agingMs */
+  readonly agingMs?: number;
 }
 
 export interface WorkQueueSnapshot {
   /** Keys ready and waiting for a worker. */
   depth: number;
+  /** Those keys, by priority. */
+  depthByPriority: Record<Priority, number>;
   /** Those keys, next first. */
   ready: string[];
   /** Keys a worker holds right now. */
@@ -65,8 +90,10 @@ export class WorkQueue {
   private readonly clock: Clock;
   private readonly metrics: QueueMetrics | undefined;
 
-  /** Keys ready for a worker, in order. Every key in it is also in `dirty`. */
-  private readonly ready: string[] = [];
+  /** Keys ready for a worker, by priority. Every key in it is also in `dirty`. */
+  private readonly ready: ReadyQueue;
+  /** The highest priority asked for a key added while a worker held it (it is ready again at done()). */
+  private readonly deferredPriority = new Map<string, Priority>();
   /** Keys that need processing: in `ready`, or added again while being processed. */
   private readonly dirty = new Set<string>();
   /** Keys a worker holds, with the time it took them. */
@@ -88,24 +115,36 @@ export class WorkQueue {
     this.clock = options.clock ?? systemClock;
     this.rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter(this.clock);
     this.delayed = new DelayHeap();
+    this.ready = new ReadyQueue(options.agingMs ?? WORKQUEUE_DEFAULTS.agingMs);
     if (options.metrics) {
       this.metrics = new QueueMetrics(options.metrics, options.name, options.controller ?? options.name);
       this.scheduleMetricsUpdate();
     }
   }
 
-  /** Marks `key` as needing processing. A no-op if it already does, or once shutting down. */
-  add(key: string): AddOutcome {
+  /**
+   * Marks `key` as needing processing, at `priority`. If it already does, it keeps one place, at the
+   * higher of the two priorities. Ignored once shutting down.
+   */
+  add(key: string, priority: Priority = 'normal'): AddOutcome {
     if (this.stopping) return 'ignored';
-    if (this.dirty.has(key)) return 'merged';
-    this.dirty.add(key);
     const now = this.clock.now();
+    if (this.dirty.has(key)) {
+      if (this.processing.has(key))
+        this.deferredPriority.set(key, higher(this.deferredPriority.get(key), priority));
+      else if (this.ready.raise(key, priority, now)) this.metrics?.depth(this.ready.depth());
+      return 'merged';
+    }
+    this.dirty.add(key);
     this.addedAt.set(key, now);
     this.metrics?.added(key, now);
     // A key being processed goes back to `ready` in done(), never to a second worker now.
-    if (this.processing.has(key)) return 'deferred';
-    this.ready.push(key);
-    this.metrics?.depth(this.ready.length);
+    if (this.processing.has(key)) {
+      this.deferredPriority.set(key, priority);
+      return 'deferred';
+    }
+    this.ready.push(key, priority, now);
+    this.metrics?.depth(this.ready.depth());
     this.handOut();
     return 'added';
   }
@@ -161,8 +200,9 @@ export class WorkQueue {
     this.waited.delete(key);
     this.metrics?.finished(this.clock.now() - startedAt);
     if (this.dirty.has(key)) {
-      this.ready.push(key);
-      this.metrics?.depth(this.ready.length);
+      this.ready.push(key, this.deferredPriority.get(key) ?? 'normal', this.clock.now());
+      this.deferredPriority.delete(key);
+      this.metrics?.depth(this.ready.depth());
       this.handOut();
     }
     if (this.processing.size === 0) this.notifyDrained();
@@ -200,7 +240,8 @@ export class WorkQueue {
     const now = this.clock.now();
     return {
       depth: this.ready.length,
-      ready: [...this.ready],
+      depthByPriority: this.ready.depth(),
+      ready: this.ready.order(now),
       processing: [...this.processing.keys()],
       waiting: this.delayed.entries().map(({ key, at }) => ({
         key,
@@ -210,15 +251,15 @@ export class WorkQueue {
     };
   }
 
-  /** Moves the first ready key to `processing`. Only called when `ready` is not empty. */
+  /** Moves the next ready key to `processing`. Only called when `ready` is not empty. */
   private take(): string {
-    const key = this.ready.shift() as string;
-    this.dirty.delete(key);
     const now = this.clock.now();
+    const key = this.ready.shift(now) as string;
+    this.dirty.delete(key);
     this.processing.set(key, now);
     this.waited.set(key, now - (this.addedAt.get(key) ?? now));
     this.addedAt.delete(key);
-    this.metrics?.taken(key, now, this.ready.length);
+    this.metrics?.taken(key, now, this.ready.depth());
     return key;
   }
 
@@ -258,6 +299,112 @@ export class WorkQueue {
 
   private notifyDrained(): void {
     for (const resolve of this.drained.splice(0)) resolve();
+  }
+}
+
+const RANK: Record<Priority, number> = { low: 0, normal: 1, high: 2 };
+
+function higher(a: Priority | undefined, b: Priority): Priority {
+  return a !== undefined && RANK[a] >= RANK[b] ? a : b;
+}
+
+interface ReadyEntry {
+  key: string;
+  priority: Priority;
+  /** When it entered its priority's line (aging counts from here). */
+  since: number;
+}
+
+/**
+ * The ready keys: one first-in first-out line per priority. The next key is the head of one of the
+ * three lines (the oldest of each), so choosing costs three comparisons whatever the depth. A key
+ * moved up to a higher line leaves its old entry behind, skipped when reached (lazy deletion, as in
+ * DelayHeap); each line drops consumed entries in chunks, so shift() is O(1) amortised.
+ */
+class ReadyQueue {
+  private readonly lines: Record<Priority, { entries: ReadyEntry[]; head: number }> = {
+    low: { entries: [], head: 0 },
+    normal: { entries: [], head: 0 },
+    high: { entries: [], head: 0 },
+  };
+  /** The live entry of each ready key. */
+  private readonly live = new Map<string, ReadyEntry>();
+  private readonly counts: Record<Priority, number> = { low: 0, normal: 0, high: 0 };
+
+  constructor(private readonly agingMs: number) {}
+
+  get length(): number {
+    return this.live.size;
+  }
+
+  push(key: string, priority: Priority, now: number): void {
+    const entry = { key, priority, since: now };
+    const replaced = this.live.get(key);
+    if (replaced) this.counts[replaced.priority]--;
+    this.live.set(key, entry);
+    this.counts[priority]++;
+    this.lines[priority].entries.push(entry);
+  }
+
+  /** Moves a ready key to a higher priority's line; false if it is already there or higher. */
+  raise(key: string, priority: Priority, now: number): boolean {
+    const entry = this.live.get(key);
+    if (!entry || RANK[entry.priority] >= RANK[priority]) return false;
+    this.push(key, priority, now);
+    return true;
+  }
+
+  /** Takes the key whose aged priority is highest; the one waiting longest among equals. */
+  shift(now: number): string | undefined {
+    let best: ReadyEntry | undefined;
+    let bestLevel = -Infinity;
+    for (const priority of PRIORITIES) {
+      const head = this.head(priority);
+      if (!head) continue;
+      const level = RANK[priority] + Math.floor((now - head.since) / this.agingMs);
+      if (level > bestLevel || (level === bestLevel && head.since < best!.since)) {
+        best = head;
+        bestLevel = level;
+      }
+    }
+    if (!best) return undefined;
+    this.consume(best.priority);
+    this.live.delete(best.key);
+    this.counts[best.priority]--;
+    return best.key;
+  }
+
+  depth(): Record<Priority, number> {
+    return { ...this.counts };
+  }
+
+  /** The ready keys in the order shift() would hand them out now (for the debug pages). */
+  order(now: number): string[] {
+    const level = (e: ReadyEntry): number => RANK[e.priority] + Math.floor((now - e.since) / this.agingMs);
+    return [...this.live.values()].sort((a, b) => level(b) - level(a) || a.since - b.since).map((e) => e.key);
+  }
+
+  /** The oldest live entry of a line, dropping stale ones (keys moved up, or already taken) on the way. */
+  private head(priority: Priority): ReadyEntry | undefined {
+    const line = this.lines[priority];
+    while (line.head < line.entries.length) {
+      const entry = line.entries[line.head]!;
+      if (this.live.get(entry.key) === entry) return entry;
+      this.consume(priority);
+    }
+    return undefined;
+  }
+
+  private consume(priority: Priority): void {
+    const line = this.lines[priority];
+    line.head++;
+    if (line.head === line.entries.length) {
+      line.entries = [];
+      line.head = 0;
+    } else if (line.head >= 1024 && line.head * 2 >= line.entries.length) {
+      line.entries = line.entries.slice(line.head);
+      line.head = 0;
+    }
   }
 }
 
@@ -374,11 +521,11 @@ class QueueMetrics {
     if (!this.addedAt.has(key)) this.addedAt.set(key, now);
   }
 
-  depth(n: number): void {
-    this.m.workqueueDepth.set(this.labels, n);
+  depth(byPriority: Record<Priority, number>): void {
+    this.m.workqueueDepth.set(this.labels, byPriority.low + byPriority.normal + byPriority.high);
   }
 
-  taken(key: string, now: number, depth: number): void {
+  taken(key: string, now: number, depth: Record<Priority, number>): void {
     this.depth(depth);
     const since = this.addedAt.get(key);
     if (since !== undefined) this.m.workqueueQueueDuration.observe(this.labels, (now - since) / 1000);

@@ -19,6 +19,7 @@
  * that follows leaves their entries in place (server-side apply merges).
  */
 import { createHash } from 'node:crypto';
+import { isPlainObject } from '../runtime/equality.js';
 import { compareQuantities } from './builders/quantity.js';
 
 export const INTENT_HASH_ANNOTATION = 'studylab.io/intent-hash';
@@ -75,8 +76,8 @@ export function driftedFields(intent: unknown, live: unknown, path = ''): string
     if (!Array.isArray(live) || live.length !== intent.length) return [path || '.'];
     return intent.flatMap((item, i) => driftedFields(item, live[i], `${path}[${i}]`));
   }
-  if (isObject(intent)) {
-    if (!isObject(live)) return [path || '.'];
+  if (isPlainObject(intent)) {
+    if (!isPlainObject(live)) return [path || '.'];
     return Object.entries(intent).flatMap(([k, v]) => driftedFields(v, live[k], path ? `${path}.${k}` : k));
   }
   return scalarsEqual(intent, live, path) ? [] : [path || '.'];
@@ -107,20 +108,16 @@ function isZero(v: unknown): boolean {
 }
 
 function isEmpty(v: unknown): boolean {
-  return (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
+  return (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0);
 }
 
 function annotationsOf(obj: object): Record<string, string> {
   return (obj as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations ?? {};
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function stableStringify(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
-  if (isObject(v)) {
+  if (isPlainObject(v)) {
     const keys = Object.keys(v)
       .filter((k) => v[k] !== undefined)
       .sort();
@@ -157,7 +154,7 @@ export function patchReplacing(intent: object, path: string): object {
 
 /** A copy of `obj` without the value at dotted `path` (the input is not modified). */
 function withoutPath(obj: unknown, path: string): unknown {
-  if (!isObject(obj)) return obj;
+  if (!isPlainObject(obj)) return obj;
   const [key, ...rest] = path.split('.') as [string, ...string[]];
   if (!(key in obj)) return obj;
   const { [key]: inner, ...others } = obj;
@@ -165,5 +162,5 @@ function withoutPath(obj: unknown, path: string): unknown {
 }
 
 function valueAt(obj: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), obj);
+  return path.split('.').reduce<unknown>((v, k) => (isPlainObject(v) ? v[k] : undefined), obj);
 }

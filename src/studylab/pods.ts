@@ -10,13 +10,9 @@
  */
 import type { V1ContainerState, V1ContainerStatus, V1Pod, V1PodCondition } from '@kubernetes/client-node';
 import type { StudyLab } from '../api/v1alpha1/index.js';
-import {
-  objectKey,
-  type KubeObject,
-  type Predicate,
-  type Request,
-  type StoreReader,
-} from '../runtime/index.js';
+import type { KubeObject, Predicate, Request, StoreReader } from '../runtime/index.js';
+import { deepEqual } from '../runtime/equality.js';
+import { objectKey, requestKey } from '../runtime/keys.js';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
 
 /** The pods index: a pod is filed under `namespace/<instance label>`, the key of the lab it belongs to. */
@@ -28,7 +24,7 @@ export function labKeyOfPod(pod: KubeObject): string | undefined {
   const instance = labels[INSTANCE_LABEL];
   const namespace = pod.metadata?.namespace;
   if (labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || !instance || !namespace) return undefined;
-  return `${namespace}/${instance}`;
+  return requestKey({ namespace, name: instance });
 }
 
 /** For the pods store: file a pod under its lab's key. */
@@ -133,7 +129,7 @@ function slimState(s: V1ContainerState): V1ContainerState {
  */
 export const podExplanationChanged: Predicate<KubeObject> = {
   update: (oldO, newO) =>
-    JSON.stringify((oldO as V1Pod).status ?? {}) !== JSON.stringify((newO as V1Pod).status ?? {}) ||
-    JSON.stringify(oldO.metadata?.labels ?? {}) !== JSON.stringify(newO.metadata?.labels ?? {}) ||
+    !deepEqual((oldO as V1Pod).status ?? {}, (newO as V1Pod).status ?? {}) ||
+    !deepEqual(oldO.metadata?.labels ?? {}, newO.metadata?.labels ?? {}) ||
     oldO.metadata?.deletionTimestamp !== newO.metadata?.deletionTimestamp,
 };

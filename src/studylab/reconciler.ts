@@ -33,8 +33,6 @@ import {
   RecentWrites,
   Services,
   isNotFound,
-  objectKey,
-  requestKey,
   type EventSink,
   type KubeObject,
   type ObjectClient,
@@ -46,6 +44,7 @@ import {
   type Store,
   type StoreReader,
 } from '../runtime/index.js';
+import { objectKey, requestKey } from '../runtime/keys.js';
 import { blockerEvent, observeBlockers, type BlockerSources } from './blockers.js';
 import {
   buildDeployment,

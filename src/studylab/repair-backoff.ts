@@ -6,11 +6,17 @@
  * `resetAfterMs` waits 1 s, then 2 s, 4 s... up to `maxMs`. A child left alone
  * for `resetAfterMs` starts over.
  *
- * Entries are grouped by lab: `forget(lab)` drops all of a lab's at once, and
- * the reconciler calls it when the lab is gone or being deleted. With that, and
- * a quiet child's entry dropped when next looked at, the memory is bounded by
- * the labs that exist, times their children.
+ * Bounded memory: an entry older than `resetAfterMs` means nothing (the
+ * streak is over), so every `record` drops the labs whose last repair is that
+ * old, oldest first. What is held is at most the labs repaired in the
+ * `resetAfterMs` before the latest repair, times their children, whether or not
+ * anyone calls `forget` (a lab deleted while another replica led, a delete
+ * event this one never saw).
+ * `forget(lab)` drops a lab's entries at once; the reconciler calls it when the
+ * lab is gone or being deleted.
  */
+import { exponentialDelay } from '../runtime/backoff.js';
+
 export const REPAIR_BACKOFF_DEFAULTS = { baseMs: 1000, maxMs: 300_000, resetAfterMs: 60_000 } as const;
 
 export interface RepairBackoffOptions {
@@ -25,9 +31,15 @@ interface History {
   lastAt: number;
 }
 
+interface LabHistory {
+  readonly children: Map<string, History>;
+  /** The latest lastAt of its children: once this is stale, all of them are. */
+  lastAt: number;
+}
+
 export class RepairBackoff {
-  /** lab key -> child -> history. */
-  private readonly labs = new Map<string, Map<string, History>>();
+  /** lab key -> its children's histories, in the order of each lab's last repair (oldest first). */
+  private readonly labs = new Map<string, LabHistory>();
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -38,16 +50,22 @@ export class RepairBackoff {
   waitMs(lab: string, child: string): number {
     const h = this.current(lab, child);
     if (!h) return 0;
-    const delay = Math.min(this.options.baseMs * 2 ** (h.count - 1), this.options.maxMs);
+    const delay = exponentialDelay(h.count, { initialMs: this.options.baseMs, maxMs: this.options.maxMs });
     return Math.max(0, h.lastAt + delay - this.now());
   }
 
   /** Records a repair of `child` just made; returns the streak's length (1 for a first repair). */
   record(lab: string, child: string): number {
     const count = (this.current(lab, child)?.count ?? 0) + 1;
-    let children = this.labs.get(lab);
-    if (!children) this.labs.set(lab, (children = new Map<string, History>()));
-    children.set(child, { count, lastAt: this.now() });
+    const now = this.now();
+    const entry = this.labs.get(lab) ?? { children: new Map<string, History>(), lastAt: now };
+    entry.children.set(child, { count, lastAt: now });
+    // A clock stepped back must not make the lab look older than one of its children.
+    entry.lastAt = Math.max(entry.lastAt, now);
+    // Re-inserted, so the map stays ordered by last repair and the stale labs are at its front.
+    this.labs.delete(lab);
+    this.labs.set(lab, entry);
+    this.dropStale(now);
     return count;
   }
 
@@ -57,9 +75,9 @@ export class RepairBackoff {
       this.labs.delete(lab);
       return;
     }
-    const children = this.labs.get(lab);
-    children?.delete(child);
-    if (children?.size === 0) this.labs.delete(lab);
+    const entry = this.labs.get(lab);
+    entry?.children.delete(child);
+    if (entry?.children.size === 0) this.labs.delete(lab);
   }
 
   /** How many labs have an entry (for tests of the bound). */
@@ -68,11 +86,23 @@ export class RepairBackoff {
   }
 
   private current(lab: string, child: string): History | undefined {
-    const h = this.labs.get(lab)?.get(child);
-    if (h && this.now() - h.lastAt > this.options.resetAfterMs) {
+    const h = this.labs.get(lab)?.children.get(child);
+    if (h && this.isStale(h.lastAt, this.now())) {
       this.forget(lab, child);
       return undefined;
     }
     return h;
+  }
+
+  /** Drops the labs at the front whose last repair is stale; stops at the first that is not. */
+  private dropStale(now: number): void {
+    for (const [lab, entry] of this.labs) {
+      if (!this.isStale(entry.lastAt, now)) return;
+      this.labs.delete(lab);
+    }
+  }
+
+  private isStale(lastAt: number, now: number): boolean {
+    return now - lastAt > this.options.resetAfterMs;
   }
 }

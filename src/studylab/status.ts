@@ -29,6 +29,7 @@
  */
 import type { V1Deployment, V1PersistentVolumeClaim, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Condition, Phase, StudyLab, StudyLabStatus } from '../api/v1alpha1/index.js';
+import { deepEqual } from '../runtime/equality.js';
 import { servicePortsOf, serviceTypeOf } from './builders/service.js';
 import type { StorageRefusal } from './builders/pvc.js';
 import { ConditionType, Reason, nextCondition, type ConditionUpdate } from './conditions.js';
@@ -580,29 +581,6 @@ export function statusChanges(before: StudyLabStatus | undefined, after: StudyLa
   }
   for (const type of old.keys()) changes.push(`${type}: removed`);
   return changes;
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return (
-      Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => deepEqual(v, b[i]))
-    );
-  }
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const keysA = definedKeys(a);
-    const keysB = definedKeys(b);
-    return keysA.length === keysB.length && keysA.every((k) => Object.hasOwn(b, k) && deepEqual(a[k], b[k]));
-  }
-  return false;
-}
-
-function definedKeys(o: Record<string, unknown>): string[] {
-  return Object.keys(o).filter((k) => o[k] !== undefined);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function summarizeProblems(problems: readonly Problem[]): { reason: string; message: string } {

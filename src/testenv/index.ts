@@ -18,3 +18,6 @@ export {
   REPO_ROOT,
 } from './versions.js';
 export { installStudyLabCrd, waitForCrdEstablished, CRD_FILE, CRD_NAME } from './crd.js';
+export { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, kubectl, renderDeploy } from './deploy.js';
+export { freePort, freePorts } from './ports.js';
+export { sumMetric } from './metrics.js';

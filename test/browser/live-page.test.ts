@@ -8,10 +8,10 @@
  */
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { kubectl, REPO_ROOT } from '../../src/testenv/index.js';
 import { artifactPath, launchChromium, type Browser } from '../support/browser.js';
 import { cluster, eventually, testNamespace, type Cluster } from '../support/cluster.js';
-import { installOperatorPrerequisites, kubectl } from '../support/install.js';
+import { installOperatorPrerequisites } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
 /** Generous: the plane and the browser share a loaded 2-core machine with other suites. */

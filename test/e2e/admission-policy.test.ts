@@ -6,8 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import { stringify } from 'yaml';
+import { kubectl } from '../../src/testenv/index.js';
 import { cluster, eventually, testNamespace, type Cluster } from '../support/cluster.js';
-import { installOperatorPrerequisites, kubectl } from '../support/install.js';
+import { installOperatorPrerequisites } from '../support/install.js';
 
 interface Outcome {
   ok: boolean;

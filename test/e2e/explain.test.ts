@@ -29,12 +29,13 @@ import {
 import type { StudyLab, StudyLabSpec } from '../../src/api/v1alpha1/index.js';
 import {
   FAKE_NODE_ANNOTATION,
+  kubectl,
   KWOK_CRASHES_IMAGE,
   KWOK_NEVER_READY_IMAGE,
   KWOK_PULL_FAILS_IMAGE,
 } from '../../src/testenv/index.js';
 import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
-import { installOperatorPrerequisites, applyLab, kubectl } from '../support/install.js';
+import { installOperatorPrerequisites, applyLab } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
 /**

@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { kubectl, renderDeploy, REPO_ROOT } from '../../src/testenv/index.js';
 import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
-import { installOperatorPrerequisites, kubectl, renderDeploy } from '../support/install.js';
+import { installOperatorPrerequisites } from '../support/install.js';
 import { startOperator } from '../support/operator.js';
 import { runTool } from '../support/tools.js';
 

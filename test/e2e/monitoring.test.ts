@@ -4,9 +4,9 @@
  * expression of deploy/monitoring/ must be in that scrape.
  */
 import { expect } from 'chai';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { kubectl, OPERATOR_NAMESPACE, REPO_ROOT } from '../../src/testenv/index.js';
 import { cluster, eventually, testNamespace, type Cluster } from '../support/cluster.js';
-import { installOperatorPrerequisites, kubectl, OPERATOR_NAMESPACE } from '../support/install.js';
+import { installOperatorPrerequisites } from '../support/install.js';
 import { alertRules, dashboardExpressions, metricNames } from '../support/monitoring.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 

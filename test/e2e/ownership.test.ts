@@ -9,6 +9,7 @@
  */
 import { expect } from 'chai';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { kubectl } from '../../src/testenv/index.js';
 import type { StudyLab, StudyLabSpec } from '../../src/api/v1alpha1/index.js';
 import {
   Client,
@@ -21,7 +22,7 @@ import {
 } from '../../src/runtime/index.js';
 import { cluster, eventually, readLab, STUDYLABS, testNamespace, type Cluster } from '../support/cluster.js';
 import { FIELD_MANAGER } from '../../src/studylab/labels.js';
-import { applyLab, installOperatorPrerequisites, kubectl } from '../support/install.js';
+import { applyLab, installOperatorPrerequisites } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
 /** The bound the issue sets for 20 deletions to finish; the garbage collector does the work. */

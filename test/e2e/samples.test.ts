@@ -8,9 +8,9 @@ import { CustomObjectsApi, EventsV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION, KIND, type StudyLab } from '../../src/api/v1alpha1/index.js';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { kubectl, REPO_ROOT } from '../../src/testenv/index.js';
 import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
-import { installOperatorPrerequisites, kubectl } from '../support/install.js';
+import { installOperatorPrerequisites } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
 const SAMPLES_DIR = `${REPO_ROOT}/samples`;

@@ -5,6 +5,7 @@
  * the API server.
  */
 import { expect } from 'chai';
+import { kubectl, sumMetric } from '../../src/testenv/index.js';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -16,8 +17,8 @@ import {
 } from '@kubernetes/client-node';
 import type { StudyLab, StudyLabSpec } from '../../src/api/v1alpha1/index.js';
 import { cluster, eventually, readLab, STUDYLABS, testNamespace, type Cluster } from '../support/cluster.js';
-import { installOperatorPrerequisites, applyLab, kubectl } from '../support/install.js';
-import { startOperator, sumMetric, type OperatorProcess } from '../support/operator.js';
+import { installOperatorPrerequisites, applyLab } from '../support/install.js';
+import { startOperator, type OperatorProcess } from '../support/operator.js';
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
 /** eventually() for a synchronous check, such as one over the operator's log lines. */

@@ -12,9 +12,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { installStudyLabCrd, LocalControlPlane, REPO_ROOT } from '../../src/testenv/index.js';
+import { installStudyLabCrd, kubectl, LocalControlPlane, REPO_ROOT } from '../../src/testenv/index.js';
 import { cluster, eventually } from '../support/cluster.js';
-import { kubectl } from '../support/install.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 import { makeRunArgs, mismatch, parseTour, type TourStep } from '../support/tour.js';
 

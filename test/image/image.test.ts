@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { CoordinationV1Api, CustomObjectsApi, KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { freePorts, kubectl, OPERATOR_NAMESPACE, REPO_ROOT } from '../../src/testenv/index.js';
 import { cluster, eventually, readLab, testNamespace, type Cluster } from '../support/cluster.js';
 import {
   docker,
@@ -27,8 +27,7 @@ import {
   type Container,
   type TarEntry,
 } from '../support/docker.js';
-import { installOperatorPrerequisites, kubectl, OPERATOR_NAMESPACE } from '../support/install.js';
-import { freePorts } from '../support/operator.js';
+import { installOperatorPrerequisites } from '../support/install.js';
 
 const deployment = parse(readFileSync(`${REPO_ROOT}/deploy/base/deployment.yaml`, 'utf8')) as {
   spec: {
@@ -157,7 +156,7 @@ describe('the operator image, as a container against the local plane (image)', f
       expect(bytes).to.be.greaterThan(0);
     });
 
-    it('runs main.js with node as the entrypoint, as 65532, and passes its args to main.js', function () {
+    it('runs main.mjs with node as the entrypoint, as 65532, and passes its args to main.mjs', function () {
       const config = JSON.parse(docker(['image', 'inspect', '--format', '{{json .Config}}', IMAGE])) as {
         User: string;
         Entrypoint: string[] | null;
@@ -166,38 +165,31 @@ describe('the operator image, as a container against the local plane (image)', f
       expect(config.User).to.equal('65532:65532');
       expect(config.Entrypoint).to.have.length(2);
       expect(config.Entrypoint![0]).to.match(/\/node$/);
-      expect(config.Entrypoint![1]).to.equal('dist/src/main.js');
+      expect(config.Entrypoint![1]).to.equal('main.mjs');
       // Args replace the CMD (the Deployment's `args:` too): they must be the operator's flags.
       const help = docker(['run', '--rm', '--network=none', IMAGE, '--help']);
       expect(help).to.match(/^usage: studylab-operator/);
       expect(help).to.contain('--leader-elect');
     });
 
-    it('holds production dependencies only: no package package-lock.json marks dev', function () {
-      const lock = JSON.parse(readFileSync(`${REPO_ROOT}/package-lock.json`, 'utf8')) as {
-        packages: Record<string, { dev?: boolean }>;
-      };
-      const installed = new Set(
-        files
-          .filter((f) => /^app\/(.*\/)?node_modules\/(@[^/]+\/)?[^/@]+\/package\.json$/.test(f.path))
-          .map((f) => f.path.replace(/^app\//, '').replace(/\/package\.json$/, '')),
-      );
-      // A package.json inside a package (a test fixture, a nested module) is not a package of the lock.
-      const packages = [...installed].filter((p) => p in lock.packages);
-      expect(packages, 'node_modules in the image').to.include('node_modules/@kubernetes/client-node');
-      const dev = packages.filter((p) => lock.packages[p]!.dev);
-      expect(dev, 'dev dependencies in the image').to.deep.equal([]);
-      for (const name of ['typescript', 'tsx', 'mocha', 'eslint', 'ts-morph', 'chai']) {
-        expect(installed.has(`node_modules/${name}`), name).to.equal(false);
-      }
-    });
-
-    it('holds the compiled operator without src/testenv, tests or TypeScript sources', function () {
+    it('holds the operator as one bundled file: no node_modules, no sources, no test environment', function () {
       const app = files.filter((f) => f.path.startsWith('app/')).map((f) => f.path);
-      expect(app).to.include('app/dist/src/main.js');
-      expect(app.filter((p) => p.startsWith('app/dist/src/testenv'))).to.deep.equal([]);
-      expect(app.filter((p) => /^app\/(src|test|hack|bench)(\/|$)/.test(p))).to.deep.equal([]);
-      expect(app.filter((p) => p.startsWith('app/dist/') && p.endsWith('.ts'))).to.deep.equal([]);
+      expect(app).to.deep.equal(['app/main.mjs']);
+      expect(files.filter((f) => f.path.includes('node_modules/')).map((f) => f.path)).to.deep.equal([]);
+      // The plane's code would name its binaries; the bundle reaches none of src/testenv.
+      const bundle = docker([
+        'run',
+        '--rm',
+        '--network=none',
+        '--entrypoint',
+        nodePath(),
+        IMAGE,
+        '-e',
+        `process.stdout.write(require('node:fs').readFileSync('/app/main.mjs', 'utf8'))`,
+      ]);
+      expect(bundle).to.contain('studylab-operator');
+      expect(bundle).to.not.contain('LocalControlPlane');
+      expect(bundle).to.not.contain('kube-apiserver --');
     });
 
     it('has no shell and no package manager', function () {
@@ -224,15 +216,11 @@ describe('the operator image, as a container against the local plane (image)', f
         IMAGE,
         '-e',
         `const fs = require('node:fs');
-         for (const p of ['/app/dist/src/main.js', '/app/node_modules/.x', '/app/x']) {
+         for (const p of ['/app/main.mjs', '/app/x']) {
            try { fs.writeFileSync(p, 'x'); console.log(p + ' written'); } catch (e) { console.log(p + ' ' + e.code); }
          }`,
       ]);
-      expect(out.trim().split('\n')).to.deep.equal([
-        '/app/dist/src/main.js EACCES',
-        '/app/node_modules/.x EACCES',
-        '/app/x EACCES',
-      ]);
+      expect(out.trim().split('\n')).to.deep.equal(['/app/main.mjs EACCES', '/app/x EACCES']);
     });
   });
 

@@ -10,9 +10,9 @@
  * configured timings, with room for a loaded machine.
  */
 import { expect } from 'chai';
+import { OPERATOR_NAMESPACE } from '../../src/testenv/index.js';
 import { Leases, type KubeObject } from '../../src/runtime/index.js';
 import { eventually } from '../support/cluster.js';
-import { OPERATOR_NAMESPACE } from '../support/install.js';
 import {
   Scenario,
   inParallel,

@@ -5,10 +5,10 @@
  * its metrics and probe endpoints reveal nothing sensitive.
  */
 import { expect } from 'chai';
+import { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../../src/testenv/index.js';
 import { Client, type KubeObject, type ResourceType } from '../../src/runtime/index.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigMaps } from '../../src/runtime/index.js';
-import { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../support/install.js';
 import { figures, Scenario, type ProxiedOperator } from './support.js';
 
 const SelfSubjectReviews: ResourceType = {

@@ -8,9 +8,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
+import { OPERATOR_NAMESPACE } from '../../src/testenv/index.js';
 import { Leases, compareResourceVersions, type KubeObject } from '../../src/runtime/index.js';
 import { eventually } from '../support/cluster.js';
-import { OPERATOR_NAMESPACE } from '../support/install.js';
 import {
   Scenario,
   inParallel,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type CustomObjectsApi } from '@kubernetes/client-node';
 import type { StudyLab } from '../../src/api/v1alpha1/index.js';
-import { LocalControlPlane, serviceAccountKubeConfig } from '../../src/testenv/index.js';
+import { LocalControlPlane, OPERATOR_NAMESPACE, serviceAccountKubeConfig } from '../../src/testenv/index.js';
 
 export interface Cluster {
   /** Admin kubeconfig file. */
@@ -22,9 +22,6 @@ export interface Cluster {
     name: string,
   ): Promise<{ kubeConfig: KubeConfig; path: string }>;
 }
-
-/** Where deploy/ installs the operator (its ServiceAccount, the Lease). */
-export const OPERATOR_NAMESPACE = 'studylab-system';
 
 let shared: Promise<Cluster> | undefined;
 /** Where ServiceAccount kubeconfigs for an external cluster go; removed with the cluster. */

@@ -15,7 +15,6 @@ import { abortReason } from '../../src/runtime/client.js';
 import { resourcePath } from '../../src/runtime/resources.js';
 import {
   ApiError,
-  objectKey,
   type ApplyOptions,
   type CallOptions,
   type DeleteOptions,
@@ -27,6 +26,7 @@ import {
   type ResourceType,
   type Store,
 } from '../../src/runtime/index.js';
+import { objectKey } from '../../src/runtime/keys.js';
 
 export interface RecordedRequest {
   verb: 'GET' | 'APPLY' | 'CREATE' | 'PATCH' | 'DELETE';

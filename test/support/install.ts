@@ -5,29 +5,16 @@
  * process, or as a container, with the shipped ServiceAccount's token, so
  * they prove the shipped RBAC is enough.
  */
-import { execFileSync } from 'node:child_process';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import type { StudyLabSpec } from '../../src/api/v1alpha1/index.js';
-import { REPO_ROOT, waitForCrdEstablished } from '../../src/testenv/index.js';
-import { cluster, OPERATOR_NAMESPACE, type Cluster } from './cluster.js';
-
-export { OPERATOR_NAMESPACE };
-
-export const OPERATOR_SERVICE_ACCOUNT = 'studylab-operator';
-
-export function kubectl(c: Pick<Cluster, 'kubeconfigPath'>, args: string[], input?: string): string {
-  return execFileSync('kubectl', ['--kubeconfig', c.kubeconfigPath, ...args], {
-    encoding: 'utf8',
-    input,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-}
-
-/** The rendered deploy/ kustomization, as objects. */
-export function renderDeploy(c: Pick<Cluster, 'kubeconfigPath'>): Record<string, any>[] {
-  const rendered = kubectl(c, ['kustomize', `${REPO_ROOT}/deploy`]);
-  return parseAllDocuments(rendered).map((d) => d.toJSON() as Record<string, any>);
-}
+import {
+  kubectl,
+  OPERATOR_NAMESPACE,
+  OPERATOR_SERVICE_ACCOUNT,
+  renderDeploy,
+  waitForCrdEstablished,
+} from '../../src/testenv/index.js';
+import { cluster, type Cluster } from './cluster.js';
 
 let installed: Promise<{ kubeconfig: string }> | undefined;
 

@@ -7,9 +7,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../src/testenv/index.js';
+import { freePorts, REPO_ROOT, sumMetric } from '../../src/testenv/index.js';
 import { eventually } from './cluster.js';
 import { get } from './https.js';
 
@@ -50,19 +49,6 @@ export interface StartOperatorOptions {
    * with this bearer token. @default plain HTTP without authentication, as `make run`
    */
   metricsToken?: string;
-}
-
-export async function freePort(): Promise<number> {
-  return (await freePorts(1))[0]!;
-}
-
-/** `n` distinct free ports: all are held open together, so two calls cannot hand out the same one. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = Array.from({ length: n }, () => createServer().listen(0, '127.0.0.1'));
-  await Promise.all(servers.map((s) => once(s, 'listening')));
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 const running = new Set<ChildProcess>();
@@ -150,21 +136,6 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
       return exited;
     },
   };
-}
-
-/** Sums every series of `name` whose labels include `labels` in Prometheus text format. */
-export function sumMetric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const seriesLabels = Object.fromEntries(
-      [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]),
-    );
-    if (Object.entries(labels).every(([k, v]) => seriesLabels[k] === v)) sum += Number(m[3]);
-  }
-  return sum;
 }
 
 function tail(logs: Record<string, unknown>[]): string {

@@ -2,8 +2,8 @@
  * Real callers for the operator's secure endpoints and the admission policy: ServiceAccounts, their
  * tokens (a TokenRequest, as `kubectl create token` makes them), and the ClusterRoles bound to them.
  */
+import { kubectl } from '../../src/testenv/index.js';
 import type { Cluster } from './cluster.js';
-import { kubectl } from './install.js';
 
 /** Creates the ServiceAccount (if missing) and returns a fresh token for it. */
 export function serviceAccountToken(

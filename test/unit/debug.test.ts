@@ -37,6 +37,7 @@ const source = (recent: ControllerStats['recent']): DebugSource => ({
       activeWorkers: 1,
       queue: {
         depth: 0,
+        depthByPriority: { low: 0, normal: 0, high: 0 },
         ready: [],
         processing: ['ns/lab-9'],
         waiting: [{ key: 'ns/x', readyInMs: 5, retries: 2 }],

@@ -54,4 +54,33 @@ describe('RepairBackoff', function () {
     expect(backoff.size).to.equal(0);
     expect(backoff.waitMs('ns/lab-7', 'Service')).to.equal(0);
   });
+
+  it('drops the entries of labs left alone, without a forget, so memory does not grow with labs ever repaired', function () {
+    for (let i = 0; i < 100; i++) backoff.record(`ns/lab-${i}`, 'Deployment');
+    t += 30_000;
+    backoff.record('ns/recent', 'Deployment');
+    t += 30_001;
+    backoff.record('ns/another', 'Service');
+    expect(backoff.size, 'the hundred labs repaired over a minute ago are gone').to.equal(2);
+    expect(
+      backoff.waitMs('ns/recent', 'Deployment'),
+      'a lab repaired within the minute keeps its streak',
+    ).to.equal(0);
+    expect(backoff.record('ns/recent', 'Deployment')).to.equal(2);
+    t += 60_001;
+    backoff.record('ns/last', 'Service');
+    expect(backoff.size).to.equal(1);
+  });
+
+  it('keeps a lab whose other child was repaired lately, and its streak', function () {
+    backoff.record('ns/a', 'Deployment');
+    backoff.record('ns/a', 'Deployment');
+    t += 50_000;
+    backoff.record('ns/a', 'Service');
+    t += 20_000;
+    backoff.record('ns/b', 'Service');
+    expect(backoff.size).to.equal(2);
+    expect(backoff.record('ns/a', 'Service')).to.equal(2);
+    expect(backoff.record('ns/a', 'Deployment'), 'its own streak is over').to.equal(1);
+  });
 });

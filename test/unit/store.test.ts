@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { objectKey, splitKey, type KubeObject } from '../../src/runtime/resources.js';
+import { objectKey, requestFromKey } from '../../src/runtime/keys.js';
+import type { KubeObject } from '../../src/runtime/resources.js';
 import { Indexes, labelIndex, labelIndexName, Store } from '../../src/runtime/store.js';
 
 function obj(
@@ -72,11 +73,11 @@ describe('Store', function () {
   });
 
   describe('keys', function () {
-    it('objectKey and splitKey are inverses, for namespaced and cluster-scoped objects', function () {
+    it('objectKey and requestFromKey are inverses, for namespaced and cluster-scoped objects', function () {
       expect(objectKey(obj('ns', 'a'))).to.equal('ns/a');
       expect(objectKey(obj(undefined, 'node-1'))).to.equal('node-1');
-      expect(splitKey('ns/a')).to.deep.equal({ namespace: 'ns', name: 'a' });
-      expect(splitKey('node-1')).to.deep.equal({ name: 'node-1' });
+      expect(requestFromKey('ns/a')).to.deep.equal({ namespace: 'ns', name: 'a' });
+      expect(requestFromKey('node-1')).to.deep.equal({ name: 'node-1' });
     });
 
     it('objectKey refuses an object without a name', function () {

@@ -2,7 +2,12 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { FakeClock } from '../../src/runtime/clock.js';
 import { Metrics } from '../../src/runtime/metrics.js';
-import { exponentialFailureRateLimiter, WorkQueue } from '../../src/runtime/workqueue.js';
+import {
+  exponentialFailureRateLimiter,
+  PRIORITIES,
+  WorkQueue,
+  WORKQUEUE_DEFAULTS,
+} from '../../src/runtime/workqueue.js';
 
 /** A queue on a fake clock with the per-key backoff only (5 ms doubling), so delays are exact. */
 function newQueue(clock = new FakeClock()): { q: WorkQueue; clock: FakeClock } {
@@ -82,7 +87,11 @@ describe('WorkQueue', () => {
     it('keeps its guarantees under any interleaving of adds, gets and dones (model check)', async () => {
       const ops = fc.array(
         fc.oneof(
-          fc.record({ op: fc.constant('add' as const), key: fc.constantFrom('a', 'b', 'c') }),
+          fc.record({
+            op: fc.constant('add' as const),
+            key: fc.constantFrom('a', 'b', 'c'),
+            priority: fc.constantFrom(...PRIORITIES),
+          }),
           fc.record({ op: fc.constant('get' as const) }),
           fc.record({ op: fc.constant('done' as const), worker: fc.nat(3) }),
         ),
@@ -96,7 +105,7 @@ describe('WorkQueue', () => {
           const owed = new Set<string>();
           for (const step of steps) {
             if (step.op === 'add') {
-              q.add(step.key);
+              q.add(step.key, step.priority);
               owed.add(step.key);
             } else if (step.op === 'get' && q.length > 0) {
               const key = (await q.get()) as string;
@@ -119,6 +128,82 @@ describe('WorkQueue', () => {
           expect(rest.sort()).to.deep.equal([...owed].sort());
         }),
       );
+    });
+  });
+
+  describe('priorities', () => {
+    /** Takes every ready key, releasing each, in the order the queue hands them out. */
+    async function drain(q: WorkQueue): Promise<string[]> {
+      const out: string[] = [];
+      while (q.length > 0) {
+        const key = (await q.get()) as string;
+        out.push(key);
+        q.done(key);
+      }
+      return out;
+    }
+
+    it('hands out high before normal before low, oldest first within one priority', async () => {
+      const { q } = newQueue();
+      q.add('list-1', 'low');
+      q.add('child-1');
+      q.add('list-2', 'low');
+      q.add('edit-1', 'high');
+      q.add('child-2', 'normal');
+      q.add('edit-2', 'high');
+      expect(q.snapshot().depthByPriority).to.deep.equal({ low: 2, normal: 2, high: 2 });
+      expect(q.snapshot().ready).to.deep.equal([
+        'edit-1',
+        'edit-2',
+        'child-1',
+        'child-2',
+        'list-1',
+        'list-2',
+      ]);
+      expect(await drain(q)).to.deep.equal(['edit-1', 'edit-2', 'child-1', 'child-2', 'list-1', 'list-2']);
+    });
+
+    it('puts a user edit ahead of ten thousand keys of an initial list', async () => {
+      const { q } = newQueue();
+      for (let i = 0; i < 10_000; i++) q.add(`ns/lab-${i}`, 'low');
+      for (let i = 0; i < 3; i++) q.done((await q.get()) as string);
+      expect(q.add('ns/lab-5000', 'high')).to.equal('merged');
+      expect(await q.get()).to.equal('ns/lab-5000');
+      expect(q.length).to.equal(10_000 - 4);
+      expect(q.snapshot().depthByPriority).to.deep.equal({ low: 9_996, normal: 0, high: 0 });
+    });
+
+    it('moves a waiting key up when it is added again with a higher priority, never down', async () => {
+      const { q } = newQueue();
+      q.add('a', 'normal');
+      q.add('b', 'normal');
+      expect(q.add('b', 'high')).to.equal('merged');
+      expect(q.add('a', 'low')).to.equal('merged');
+      expect(q.snapshot().depthByPriority).to.deep.equal({ low: 0, normal: 1, high: 1 });
+      expect(await drain(q)).to.deep.equal(['b', 'a']);
+    });
+
+    it('keeps the highest priority asked while a worker held the key for its next turn', async () => {
+      const { q } = newQueue();
+      q.add('a');
+      const held = (await q.get()) as string;
+      expect(q.add('a', 'low')).to.equal('deferred');
+      expect(q.add('a', 'high')).to.equal('merged');
+      q.add('b', 'normal');
+      q.done(held);
+      expect(await drain(q)).to.deep.equal(['a', 'b']);
+    });
+
+    it('ages a waiting key one priority every agingMs, so a low key is not starved by a stream of high ones', async () => {
+      const { q, clock } = newQueue();
+      q.add('old', 'low');
+      clock.advance(WORKQUEUE_DEFAULTS.agingMs * 2 - 1);
+      q.add('fresh', 'high');
+      expect(q.snapshot().ready, 'not yet aged to high').to.deep.equal(['fresh', 'old']);
+      clock.advance(1);
+      // Both count as high now; the one waiting longer goes first.
+      expect(q.snapshot().ready).to.deep.equal(['old', 'fresh']);
+      expect(await drain(q)).to.deep.equal(['old', 'fresh']);
     });
   });
 
@@ -312,6 +397,7 @@ describe('WorkQueue', () => {
     clock.advance(50);
     expect(q.snapshot()).to.deep.equal({
       depth: 1,
+      depthByPriority: { low: 0, normal: 1, high: 0 },
       ready: ['b'],
       processing: ['a'],
       waiting: [{ key: 'c', readyInMs: 200, retries: 0 }],

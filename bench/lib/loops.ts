@@ -1,0 +1,345 @@
+/**
+ * The loops: what the bench does to each operator, in the order that keeps the comparison fair.
+ * For each size, the two write loops, then each operator in a fresh namespace with a fresh process:
+ * convergence of N new labs; at the smallest size equivalence and single-change latency; at the
+ * largest memory and a restart. Growing to the larger memory sizes comes last, once every operator
+ * has converged the largest size, so no operator converges on a plane holding another's 5000 labs.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { StudyLab } from '../../src/api/v1alpha1/index.js';
+import { Deployments } from '../../src/runtime/index.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/studylab/labels.js';
+import { StudyLabs } from '../../src/studylab/resources.js';
+import {
+  countRequests,
+  emptyResults,
+  equivalence,
+  footprint,
+  loopName,
+  memory,
+  perLab,
+  round,
+  total,
+  writesIn,
+  type CeilingResult,
+  type ConvergenceResult,
+  type Footprint,
+  type LatencyResult,
+  type MemoryResult,
+  type OperatorResults,
+  type RestartResult,
+} from './figures.js';
+import { claimsBound, createLabs, labName } from './labs.js';
+import type { OperatorName, OperatorProcess } from './operator-process.js';
+import { ceiling, ceilingNamespace, startOperator, waitFor, waitIdle } from './operators.js';
+import { largestSize, log, smallestSize } from './options.js';
+import { createNamespace, type Bench } from './plane.js';
+import { percentile } from './stats.js';
+import { countWhere, labReady, labReconciled, NamespaceWatch } from './watch.js';
+
+/** Every loop of the run, in order; fills `ceilings` and `results` as it goes (a failure keeps what was measured). */
+export async function runLoops(
+  bench: Bench,
+  ceilings: CeilingResult[],
+  results: Partial<Record<OperatorName, OperatorResults>>,
+): Promise<void> {
+  const kept = new Map<OperatorName, Kept>();
+  try {
+    for (const name of bench.options.operators) results[name] = emptyResults();
+    // The first requests for a new CRD and the first writes of each kind are slow (handlers built,
+    // schemas compiled): a small unmeasured ceiling run pays for that before anything is timed.
+    log('warming up the API server');
+    await ceiling(bench, 10, 'lab', 'bench-warmup');
+    for (const n of bench.options.sizes) {
+      for (const writes of ['children', 'lab'] as const) {
+        const what = loopName(writes);
+        log(`${what}: ${n} labs`);
+        const r = await ceiling(bench, n, writes);
+        ceilings.push(r);
+        log(`${what}: ${r.seconds} s (${r.writesPerSecond} writes/s)`);
+        await claimsBound(bench, ceilingNamespace(n, writes), n);
+      }
+      // The peer goes first (by default): what an earlier run left on the plane weighs on the later one.
+      for (const name of bench.options.operators) {
+        const k = await benchOperatorAt(bench, name, n, results[name]!);
+        if (k) kept.set(name, k);
+      }
+    }
+    // Taken out of `kept` first: growForMemory stops the process, the finally below only what is left.
+    for (const [name, k] of [...kept]) {
+      kept.delete(name);
+      await growForMemory(bench, name, k, results[name]!);
+    }
+  } finally {
+    for (const k of kept.values()) await k.op.stop();
+  }
+}
+
+/** An operator kept running after its largest size, to grow its namespace for the memory figures. */
+interface Kept {
+  op: OperatorProcess;
+  ns: string;
+  labs: number;
+  baseline: Footprint;
+}
+
+/**
+ * Convergence at size n in a fresh namespace with a fresh process, then at the
+ * smallest size equivalence and latency, at the largest memory and restart.
+ * Returns the process still running when larger memory sizes are asked for.
+ */
+async function benchOperatorAt(
+  bench: Bench,
+  name: OperatorName,
+  n: number,
+  results: OperatorResults,
+): Promise<Kept | undefined> {
+  const { options } = bench;
+  const ns = `bench-${name}-${n}`;
+  await createNamespace(bench.plane, ns);
+  log(`${name}: starting against ${ns}`);
+  let op = await startOperator(bench, name, ns, `${n}`);
+  let kept: Kept | undefined;
+  try {
+    await waitFor(`${name} started`, () => op.isStarted(), 120_000);
+    await waitIdle(op, options.timeoutMs, 1000);
+    const baseline = await footprint(op);
+    if (n === smallestSize(options))
+      results.idle = { rssMiB: round(baseline.rss / 2 ** 20, 1), heapMiB: round(baseline.heap / 2 ** 20, 1) };
+    log(`${name}: converging ${n} labs`);
+    const conv = await converge(bench, op, ns, 0, n);
+    results.convergence.push(conv);
+    log(`${name}: ${n} labs reconciled in ${conv.reconciledSeconds} s, Ready in ${conv.readySeconds} s`);
+    if (n === smallestSize(options)) {
+      results.equivalence = await equivalence(bench.plane, ns);
+      log(
+        `${name}: children and status as ours for ${results.equivalence.equal}/${results.equivalence.labs} labs`,
+      );
+      for (const m of results.equivalence.mismatches) log(`${name}:   ${m}`);
+      log(`${name}: ${options.edits} single-change edits`);
+      await waitIdle(op, options.timeoutMs);
+      results.latency = await latency(bench, op, ns, n, options.edits);
+      log(`${name}: latency p50 ${results.latency.p50Ms} ms, p99 ${results.latency.p99Ms} ms`);
+    }
+    if (n === largestSize(options)) {
+      if (options.memorySizes.includes(n)) results.memory.push(await idleMemory(bench, op, n, baseline));
+      log(`${name}: restart with ${n} labs`);
+      const [r, restarted] = await restart(bench, op, ns, n, `${n}-restart`);
+      op = restarted;
+      results.restart = r;
+      log(
+        `${name}: restart: first reconcile ${r.firstReconcileSeconds} s, all ${r.allReconciledSeconds} s, ${r.resyncWrites} writes`,
+      );
+      if (options.memorySizes.some((m) => m > n)) kept = { op, ns, labs: n, baseline };
+    }
+  } finally {
+    if (!kept) await op.stop();
+  }
+  return kept;
+}
+
+/**
+ * Grows a kept operator's namespace to each larger memory size and stops it.
+ * This runs once every operator has converged the largest size, so no
+ * operator's convergence is measured on a plane holding another's 5000 labs.
+ */
+async function growForMemory(
+  bench: Bench,
+  name: OperatorName,
+  kept: Kept,
+  results: OperatorResults,
+): Promise<void> {
+  const { op, ns, baseline } = kept;
+  try {
+    let have = kept.labs;
+    for (const m of bench.options.memorySizes.filter((s) => s > have)) {
+      log(`${name}: growing to ${m} labs for memory`);
+      await converge(bench, op, ns, have, m);
+      have = m;
+      results.memory.push(await idleMemory(bench, op, m, baseline));
+      log(`${name}: memory at ${m} labs: RSS ${results.memory.at(-1)!.rssMiB} MiB`);
+    }
+  } finally {
+    await op.stop();
+  }
+}
+
+/** Memory once the operator is idle, so no reconcile's garbage is counted as the cache's. */
+async function idleMemory(
+  bench: Bench,
+  op: OperatorProcess,
+  labs: number,
+  baseline: Footprint,
+): Promise<MemoryResult> {
+  await waitIdle(op, bench.options.timeoutMs);
+  return memory(op, labs, baseline);
+}
+
+/** Labs [from, to) created in `ns`, timed until the operator has reconciled them all and they are Ready. */
+async function converge(
+  bench: Bench,
+  op: OperatorProcess,
+  ns: string,
+  from: number,
+  to: number,
+): Promise<ConvergenceResult> {
+  const { plane, options } = bench;
+  const n = to - from;
+  const labs = new NamespaceWatch<StudyLab>(plane.admin, StudyLabs, ns);
+  await labs.start();
+  const reconcilesBefore = await op.reconciles();
+  const errorsBefore = await op.metric('controller_runtime_reconcile_errors_total', {
+    controller: 'studylab',
+  });
+  const requests = await countRequests(plane);
+  const cpuBefore = op.cpuSeconds();
+  const t0 = performance.now();
+  let created = 0;
+  await createLabs(bench, ns, from, to, () => created++);
+  const tCreated = performance.now();
+  const tReconciled = await labs.until(
+    (m) => m.size >= to && countWhere(m, labReconciled) >= to,
+    options.timeoutMs,
+    `${to} labs reconciled by ${op.name}`,
+  );
+  const tReady = await labs
+    .until(
+      (m) => m.size >= to && countWhere(m, labReady) >= to,
+      options.timeoutMs,
+      `${to} labs Ready by ${op.name}`,
+    )
+    .catch((err: Error) => {
+      const phases = groupBy([...labs.objects.values()], (l) => l.status?.phase ?? 'none');
+      throw new Error(`${err.message}; phases: ${JSON.stringify(phases)}`);
+    });
+  const cpu = op.cpuSeconds() - cpuBefore;
+  const byRequest = await requests.take({ 'POST studylabs': created });
+  writeFileSync(join(bench.logDir, `${op.name}-${to}-metrics.txt`), await op.metrics());
+  const reconciles = (await op.reconciles()) - reconcilesBefore;
+  const errors =
+    (await op.metric('controller_runtime_reconcile_errors_total', { controller: 'studylab' })) - errorsBefore;
+  await labs.stop();
+  const writes = writesIn(byRequest);
+  return {
+    n,
+    reconciledSeconds: round((tReconciled - t0) / 1000, 2),
+    readySeconds: round((tReady - t0) / 1000, 2),
+    createSeconds: round((tCreated - t0) / 1000, 2),
+    reconcilesPerLab: round(reconciles / n, 2),
+    reconcileErrors: errors,
+    requestsPerLab: perLab(byRequest, n),
+    requestsPerLabTotal: round(total(byRequest) / n, 2),
+    writesPerLab: round(writes / n, 2),
+    cpuMsPerLab: round((cpu * 1000) / n, 2),
+  };
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const i of items) out[key(i)] = (out[key(i)] ?? 0) + 1;
+  return out;
+}
+
+/**
+ * Sequential spec edits (a new image) on converged labs, each timed from the
+ * PATCH until the Deployment shows the new image. Between two edits the lab
+ * settles (Ready at its new generation) and the operator goes idle, so each
+ * edit is a single change on a quiet plane, not one in a stream.
+ */
+async function latency(
+  bench: Bench,
+  op: OperatorProcess,
+  ns: string,
+  n: number,
+  edits: number,
+): Promise<LatencyResult> {
+  const { admin } = bench.plane;
+  const deployments = new NamespaceWatch<V1Deployment>(
+    admin,
+    Deployments,
+    ns,
+    `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+  );
+  const labs = new NamespaceWatch<StudyLab>(admin, StudyLabs, ns);
+  await Promise.all([deployments.start(), labs.start()]);
+  const samples: number[] = [];
+  for (let e = 0; e < edits; e++) {
+    const name = labName(e % n);
+    const image = `registry.example/studylab/app:edit-${e}`;
+    const t0 = performance.now();
+    const edited = await admin.patch<StudyLab>(
+      StudyLabs,
+      ns,
+      name,
+      { spec: { app: { image } } },
+      { type: 'merge' },
+    );
+    const t1 = await deployments.until(
+      (m) => m.get(name)?.spec?.template?.spec?.containers?.[0]?.image === image,
+      30_000,
+      `Deployment ${name} with ${image}`,
+    );
+    samples.push(t1 - t0);
+    if (process.env.BENCH_TRACE) log(`edit ${name}: ${(t1 - t0).toFixed(1)} ms`);
+    await labs.until(
+      (m) => {
+        const lab = m.get(name);
+        return !!lab && lab.metadata.generation === edited.metadata.generation && labReady(lab);
+      },
+      30_000,
+      `${name} Ready after the edit`,
+    );
+    await waitIdle(op, bench.options.timeoutMs, 300);
+  }
+  await Promise.all([deployments.stop(), labs.stop()]);
+  return {
+    edits,
+    p50Ms: round(percentile(samples, 50)!, 1),
+    p99Ms: round(percentile(samples, 99)!, 1),
+    maxMs: round(Math.max(...samples), 1),
+  };
+}
+
+/** Stops the operator and starts a new one on its converged labs: how soon it works, and what its resync writes. */
+async function restart(
+  bench: Bench,
+  old: OperatorProcess,
+  ns: string,
+  labs: number,
+  tag: string,
+): Promise<[RestartResult, OperatorProcess]> {
+  const { timeoutMs } = bench.options;
+  await old.stop();
+  const requests = await countRequests(bench.plane);
+  const t0 = performance.now();
+  const op = await startOperator(bench, old.name, ns, tag);
+  let tSynced: number | undefined;
+  let tFirst: number | undefined;
+  const tAll = await waitFor(
+    `${op.name} to reconcile ${labs} labs after a restart`,
+    async () => {
+      tSynced ??= (await op.isStarted()) ? performance.now() : undefined;
+      const r = await op.reconciles().catch(() => 0);
+      if (r >= 1) tFirst ??= performance.now();
+      return r >= labs && (await op.queueDepth()) === 0;
+    },
+    timeoutMs,
+  );
+  await waitIdle(op, timeoutMs);
+  const byRequest = await requests.take();
+  const writes = writesIn(byRequest);
+  return [
+    {
+      labs,
+      syncedSeconds: round(((tSynced ?? tAll) - t0) / 1000, 2),
+      firstReconcileSeconds: round(((tFirst ?? tAll) - t0) / 1000, 2),
+      allReconciledSeconds: round((tAll - t0) / 1000, 2),
+      resyncWrites: writes,
+      resyncRequests: byRequest,
+    },
+    op,
+  ];
+}

@@ -1,0 +1,74 @@
+/**
+ * `npm run bundle`: the operator as one ES module, dist/bundle/main.mjs, which the image runs.
+ *
+ * Why: loading @kubernetes/client-node's package entry loads every generated API model and client
+ * (about 80 MiB of RSS and most of a second before main() runs), while the operator calls only
+ * KubeConfig and its own HTTP client. esbuild keeps what src/main.ts reaches, so the image needs no
+ * node_modules at all and the process starts lighter (bench/README.md, "Start and idle memory").
+ *
+ * Not minified, so stack traces keep function names; no source map, which node would have to load
+ * and keep. Only node: built-ins stay outside the file.
+ *
+ *   npx tsx hack/bundle.ts [outfile]     (default dist/bundle/main.mjs)
+ */
+import { build } from 'esbuild';
+import { readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Not src/testenv's REPO_ROOT: the image's build stage runs this file, and needs nothing of the plane.
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export const BUNDLE = join(REPO_ROOT, 'dist', 'bundle', 'main.mjs');
+
+/** The lock's packages; `dev` marks those `npm ci --omit=dev` leaves out. */
+function lockedPackages(): Record<string, { dev?: boolean }> {
+  const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
+  return lock.packages;
+}
+
+export async function bundle(outfile = BUNDLE): Promise<{ outfile: string; bytes: number }> {
+  const locked = lockedPackages();
+  // Production dependencies sometimes try a development-only package inside a try/catch (debug tries
+  // supports-color). A production install does not have it, so neither does the bundle: the require
+  // stays, fails at run time, and the dependency takes the path it takes in production.
+  const devOnly = Object.keys(locked)
+    .filter((p) => locked[p]!.dev && p.startsWith('node_modules/') && !p.includes('/node_modules/', 1))
+    .map((p) => p.slice('node_modules/'.length));
+  const result = await build({
+    entryPoints: [join(REPO_ROOT, 'src', 'main.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    // Some dependencies are CommonJS and call require() at run time; an ES module has no require of
+    // its own, so the bundle makes one.
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+    minifySyntax: true,
+    legalComments: 'eof',
+    logLevel: 'warning',
+    external: devOnly,
+    metafile: true,
+    absWorkingDir: REPO_ROOT,
+  });
+  // The image ships what the bundle holds: never the plane's code, never a development dependency.
+  const inputs = Object.keys(result.metafile.inputs);
+  const testenv = inputs.filter((f) => f.startsWith('src/testenv/'));
+  if (testenv.length) throw new Error(`the bundle reaches the test environment: ${testenv.join(', ')}`);
+  const packages = new Set(
+    inputs.map((f) => /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(f)?.[1]).filter((p) => p !== undefined),
+  );
+  const dev = [...packages].filter((p) => locked[p]?.dev);
+  if (dev.length) throw new Error(`the bundle holds development dependencies: ${dev.join(', ')}`);
+  return { outfile, bytes: statSync(outfile).size };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { outfile, bytes } = await bundle(process.argv[2] ?? BUNDLE);
+  console.log(`${relative(process.cwd(), outfile)}: ${(bytes / 2 ** 20).toFixed(1)} MiB`);
+}
