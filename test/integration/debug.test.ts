@@ -141,7 +141,13 @@ describe('/debug/controllers (integration)', function () {
       name: 'studylab',
       workers: 2,
       activeWorkers: 0,
-      queue: { depth: 0, ready: [], processing: [], waiting: [] },
+      queue: {
+        depth: 0,
+        depthByPriority: { low: 0, normal: 0, high: 0 },
+        ready: [],
+        processing: [],
+        waiting: [],
+      },
       recent: [],
     });
   });
