@@ -16,13 +16,12 @@ import {
   dropManagedFields,
   Informer,
   InformerFactory,
-  jitteredWatchTimeout,
   type InformerOptions,
-  type ListerWatcher,
 } from '../../src/runtime/informer.js';
 import { createLogger, type Logger } from '../../src/runtime/logger.js';
 import { Metrics } from '../../src/runtime/metrics.js';
 import { ConfigMaps, Namespaces, type KubeObject } from '../../src/runtime/resources.js';
+import { jitteredWatchTimeout, type ListerWatcher } from '../../src/runtime/watcher.js';
 import { eventually } from '../support/cluster.js';
 
 const until = (check: () => void): Promise<void> =>

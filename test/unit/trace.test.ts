@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Controller, type Source } from '../../src/runtime/controller.js';
 import type { HandlerEvent } from '../../src/runtime/handlers.js';
 import type { WatchEvent } from '../../src/runtime/client.js';
-import { Informer, type ListerWatcher } from '../../src/runtime/informer.js';
+import { Informer } from '../../src/runtime/informer.js';
 import { createLogger, type LoggerOptions } from '../../src/runtime/logger.js';
 import type { Reconciler, Request } from '../../src/runtime/reconcile.js';
 import { ConfigMaps, type KubeObject } from '../../src/runtime/resources.js';
@@ -15,6 +15,7 @@ import {
   untraced,
   type TraceFilter,
 } from '../../src/runtime/trace.js';
+import type { ListerWatcher } from '../../src/runtime/watcher.js';
 import { exponentialFailureRateLimiter } from '../../src/runtime/workqueue.js';
 
 /** A logger writing into an array of raw lines. */
