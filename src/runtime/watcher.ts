@@ -146,7 +146,8 @@ export function jitteredWatchTimeout(baseSeconds: number, random: () => number =
  * backoff, until the signal aborts.
  * Assumptions: `onEvent` is quick and does not throw. If it throws on a
  * 'restart', the list counts as failed and is retried; on a watch event, the
- * watch counts as failed and is reopened from the last resourceVersion handed on.
+ * watch counts as failed and is reopened from the last resourceVersion handed on,
+ * so that event comes again.
  */
 export class Watcher<T extends KubeObject = KubeObject> {
   readonly type: ResourceType;
