@@ -6,16 +6,6 @@ import { currentTrace } from './trace.js';
 /** The values an object is filed under in one index ([] = not in this index). */
 export type IndexFunc<T> = (obj: T) => string[];
 
-/** Names of the built-in indexes. */
-export const Indexes = {
-  /** metadata.namespace (cluster-scoped objects are not in it). */
-  namespace: 'namespace',
-  /** UIDs of all owners, the controller owner among them: "which objects does X own?" */
-  ownerUid: 'owner-uid',
-  /** UID of the controller owner only: "which objects does X control?" */
-  controllerUid: 'controller-uid',
-} as const;
-
 /** What changed when the store's contents were replaced by a fresh list. */
 export interface StoreDiff<T> {
   added: T[];
@@ -30,31 +20,6 @@ export type StoreReader<T extends KubeObject = KubeObject> = Pick<
   'get' | 'getByName' | 'list' | 'byIndex' | 'indexValues' | 'keys' | 'size'
 >;
 
-/** Name of the index `labelIndex(label)` fills, e.g. `label:app.kubernetes.io/name`. */
-export function labelIndexName(label: string): string {
-  return `label:${label}`;
-}
-
-/** Files objects under the value of one label; objects without it are not in the index. */
-export function labelIndex<T extends KubeObject>(label: string): IndexFunc<T> {
-  return (obj) => {
-    const value = obj.metadata?.labels?.[label];
-    return value === undefined ? [] : [value];
-  };
-}
-
-const namespaceIndex: IndexFunc<KubeObject> = (obj) => {
-  const ns = obj.metadata?.namespace;
-  return ns ? [ns] : [];
-};
-
-const ownerUidIndex: IndexFunc<KubeObject> = (obj) => [
-  ...new Set((obj.metadata?.ownerReferences ?? []).map((ref) => ref.uid)),
-];
-
-const controllerUidIndex: IndexFunc<KubeObject> = (obj) =>
-  (obj.metadata?.ownerReferences ?? []).filter((ref) => ref.controller === true).map((ref) => ref.uid);
-
 /**
  * A map of objects keyed 'namespace/name', with indexes kept consistent on
  * every change: an index maps a value to the set of keys filed under it.
@@ -62,7 +27,7 @@ const controllerUidIndex: IndexFunc<KubeObject> = (obj) =>
  * Objects are shared with every reader and handler: treat them as read-only
  * and copy (structuredClone) before changing anything.
  *
- * Only the informer that owns the store calls upsert, remove and replace.
+ * Only the reflector that feeds the store (see reflector.ts) calls upsert, remove and replace.
  */
 export class Store<T extends KubeObject = KubeObject> {
   private readonly items = new Map<string, T>();
@@ -75,9 +40,6 @@ export class Store<T extends KubeObject = KubeObject> {
 
   constructor(indexers: Record<string, IndexFunc<T>> = {}, options: { readonly kind?: string } = {}) {
     this.kind = options.kind ?? '';
-    this.addIndexer(Indexes.namespace, namespaceIndex);
-    this.addIndexer(Indexes.ownerUid, ownerUidIndex);
-    this.addIndexer(Indexes.controllerUid, controllerUidIndex);
     for (const [name, fn] of Object.entries(indexers)) this.addIndexer(name, fn);
   }
 
@@ -118,7 +80,7 @@ export class Store<T extends KubeObject = KubeObject> {
     return [...keys].map((key) => this.items.get(key)).filter((obj): obj is T => obj !== undefined);
   }
 
-  /** Every value the index `index` currently has (e.g. all namespaces with objects). */
+  /** Every value the index `index` currently has (e.g. all labs with pods). */
   indexValues(index: string): string[] {
     return [...this.indexOrThrow(index).keys()];
   }
@@ -135,13 +97,6 @@ export class Store<T extends KubeObject = KubeObject> {
     for (const [key, obj] of this.items) file(index, fn(obj), key);
     this.indexers.set(name, fn);
     this.indices.set(name, index);
-  }
-
-  /** Shorthand for addIndexer(labelIndexName(label), labelIndex(label)); returns the index name. */
-  addLabelIndex(label: string): string {
-    const name = labelIndexName(label);
-    this.addIndexer(name, labelIndex<T>(label));
-    return name;
   }
 
   /** Inserts or replaces the object; returns the one it replaced. */

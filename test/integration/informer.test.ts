@@ -192,7 +192,12 @@ describe('Informer (integration)', function () {
       { type: 'merge' },
     );
     await until(() => expect(informer.store.keys()).to.deep.equal([`${nsA}/match`]));
-    expect(informer.store.byIndex('namespace', nsA).map(name)).to.deep.equal(['match']);
+    expect(
+      informer.store
+        .list()
+        .filter((o) => o.metadata?.namespace === nsA)
+        .map(name),
+    ).to.deep.equal(['match']);
   });
 
   it('receives bookmarks, which move the resourceVersion on while nothing it watches changes', async function () {
@@ -216,7 +221,7 @@ describe('Informer (integration)', function () {
       { timeoutMs: 30_000, intervalMs: 500 },
     );
     expect(
-      informer.store.byIndex('namespace', busy),
+      informer.store.list().filter((o) => o.metadata?.namespace === busy),
       'nothing from the other namespace is cached',
     ).to.deep.equal([]);
   });

@@ -12,17 +12,24 @@ import {
   type WatchEvent,
   type WatchOptions,
 } from '../../src/runtime/client.js';
+import { FakeClock, type Clock } from '../../src/runtime/clock.js';
 import {
   dropManagedFields,
   Informer,
   InformerFactory,
-  jitteredWatchTimeout,
   type InformerOptions,
-  type ListerWatcher,
 } from '../../src/runtime/informer.js';
 import { createLogger, type Logger } from '../../src/runtime/logger.js';
 import { Metrics } from '../../src/runtime/metrics.js';
 import { ConfigMaps, Namespaces, type KubeObject } from '../../src/runtime/resources.js';
+import { reflector } from '../../src/runtime/reflector.js';
+import { Store } from '../../src/runtime/store.js';
+import {
+  jitteredWatchTimeout,
+  Watcher,
+  type ListerWatcher,
+  type WatcherOptions,
+} from '../../src/runtime/watcher.js';
 import { eventually } from '../support/cluster.js';
 
 const until = (check: () => void): Promise<void> =>
@@ -487,6 +494,174 @@ describe('InformerFactory', function () {
       await factory.waitForSync();
       expect(early.hasSynced()).to.equal(true);
       expect(late.hasSynced()).to.equal(true);
+    } finally {
+      stop.abort();
+    }
+  });
+});
+
+describe('watcher alone (no Store, no handlers)', function () {
+  const stops: AbortController[] = [];
+  afterEach(function () {
+    for (const s of stops.splice(0)) s.abort();
+  });
+
+  function run(
+    api: ScriptedApi,
+    options: WatcherOptions = {},
+    clock: Clock = new FakeClock(),
+  ): { watcher: Watcher<ConfigMap>; events: string[]; done: Promise<void>; stop: AbortController } {
+    const watcher = new Watcher<ConfigMap>(api, ConfigMaps, options, { logger: quietLogger().logger, clock });
+    const events: string[] = [];
+    const stop = new AbortController();
+    stops.push(stop);
+    const done = watcher.run(stop.signal, (e) => {
+      if (e.type === 'restart')
+        events.push(`restart@${e.resourceVersion} ${e.objects.map((o) => o.metadata?.name).join(',')}`);
+      else if (e.type === 'bookmark') events.push(`bookmark@${e.resourceVersion}`);
+      else events.push(`${e.type} ${e.object.metadata?.name}@${e.object.metadata?.resourceVersion}`);
+    });
+    return { watcher, events, done, stop };
+  }
+
+  /** Lets every promise callback already due run, so a step the clock allowed has happened. */
+  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it('yields the list as one restart, then the watch events in order, and resumes from the last bookmark', async function () {
+    const api = new ScriptedApi()
+      .onList({ items: [cm('a', '1'), cm('b', '2')], resourceVersion: '10' })
+      .onWatch(
+        stream([
+          { type: 'ADDED', object: cm('c', '11') },
+          { type: 'MODIFIED', object: cm('a', '12') },
+          { type: 'DELETED', object: cm('b', '13') },
+          { type: 'BOOKMARK', object: { kind: 'ConfigMap', metadata: { resourceVersion: '20' } } },
+        ]),
+      );
+    const { watcher, events, done, stop } = run(api);
+
+    await until(() => expect(api.watchCalls).to.have.length(2));
+    expect(events).to.deep.equal([
+      'restart@10 a,b',
+      'added c@11',
+      'modified a@12',
+      'deleted b@13',
+      'bookmark@20',
+    ]);
+    expect(api.watchCalls[1]?.resourceVersion).to.equal('20');
+    expect(watcher.status()).to.include({ state: 'Watching', resourceVersion: '20', watchRestarts: 1 });
+    stop.abort();
+    await done;
+    expect(watcher.phase).to.equal('Stopped');
+  });
+
+  it('on 410 Gone lists again and yields a second restart with the new list', async function () {
+    const api = new ScriptedApi()
+      .onList(
+        { items: [cm('a', '1')], resourceVersion: '10' },
+        { items: [cm('b', '15')], resourceVersion: '20' },
+      )
+      .onWatch(stream([{ type: 'ADDED', object: cm('x', '11') }], gone()));
+    const { events } = run(api);
+    await until(() => expect(api.watchCalls).to.have.length(2));
+    expect(events).to.deep.equal(['restart@10 a', 'added x@11', 'restart@20 b']);
+    expect(api.watchCalls[1]?.resourceVersion).to.equal('20');
+  });
+
+  it('waits out its backoff on the injected clock, not on the wall clock', async function () {
+    const clock = new FakeClock();
+    const api = new ScriptedApi().onList(new Error('503'), { items: [], resourceVersion: '1' });
+    // Jittered into [30, 60) s: 29.999 s is too soon whatever the jitter, 60 s always enough, and far
+    // longer than `until` waits, so a watcher sleeping on the wall clock would fail this test.
+    const { watcher, events } = run(api, { backoff: { initialMs: 60_000, maxMs: 60_000 } }, clock);
+
+    await until(() => expect(watcher.phase).to.equal('Backoff'));
+    clock.advance(29_999);
+    await settle();
+    expect(api.listCalls, 'no retry before the delay').to.have.length(1);
+    clock.advance(30_001);
+    await until(() => expect(events).to.deep.equal(['restart@1 ']));
+    expect(api.listCalls).to.have.length(2);
+    expect(watcher.status()).to.include({ consecutiveFailures: 1, relists: 1 });
+  });
+
+  it('the watchdog counts silence on the injected clock from the last event, not from when the watch opened', async function () {
+    const clock = new FakeClock();
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const api = new ScriptedApi().onList({ items: [], resourceVersion: '7' }).onWatch(async (emit, opts) => {
+      await released;
+      await emit({ type: 'ADDED', object: cm('a', '8') });
+      await untilAborted(opts.signal);
+    });
+    const { events } = run(api, { silenceTimeoutMs: 10_000 }, clock);
+    await until(() => expect(api.watchCalls).to.have.length(1));
+
+    clock.advance(6_000);
+    release();
+    await until(() => expect(events).to.include('added a@8'));
+    clock.advance(6_000); // 12 s since the watch opened, 6 s since its last event
+    await settle();
+    expect(api.watchCalls, 'not silent yet').to.have.length(1);
+    expect(api.watchCalls[0]?.signal.aborted).to.equal(false);
+
+    clock.advance(4_000);
+    await until(() => expect(api.watchCalls).to.have.length(2));
+    expect(api.watchCalls[0]?.signal.aborted, 'the silent watch was aborted').to.equal(true);
+    expect(api.watchCalls[1]?.resourceVersion).to.equal('8');
+  });
+
+  it('feeds a Store through a reflector, which reports each change as add, update or delete', async function () {
+    const store = new Store<ConfigMap>();
+    const changes: string[] = [];
+    const reflect = reflector(store, { transform: (o) => ({ ...o, transformed: true }) });
+    const api = new ScriptedApi()
+      .onList({ items: [cm('a', '1'), cm('b', '2')], resourceVersion: '10' })
+      .onWatch(
+        stream([
+          { type: 'MODIFIED', object: cm('a', '11') },
+          { type: 'DELETED', object: cm('b', '12') },
+        ]),
+      );
+    const watcher = new Watcher<ConfigMap>(api, ConfigMaps, {}, { logger: quietLogger().logger });
+    const stop = new AbortController();
+    stops.push(stop);
+    void watcher.run(stop.signal, (event) => {
+      for (const c of reflect(event))
+        changes.push(
+          c.type === 'update' ? `update ${c.newObj.metadata?.name}` : `${c.type} ${c.obj.metadata?.name}`,
+        );
+    });
+
+    await until(() => expect(changes).to.deep.equal(['add a', 'add b', 'update a', 'delete b']));
+    expect(store.keys()).to.deep.equal(['ns/a']);
+    expect(store.get('ns/a')).to.include({ transformed: true });
+    expect(store.get('ns/a')?.metadata?.resourceVersion).to.equal('11');
+  });
+});
+
+describe('informer on an injected clock', function () {
+  it('resyncs every period of the clock it was given', async function () {
+    const clock = new FakeClock();
+    const api = new ScriptedApi().onList({ items: [cm('a', '1')], resourceVersion: '1' });
+    const informer = new Informer<ConfigMap>(
+      api,
+      ConfigMaps,
+      { resyncPeriodMs: 60_000 },
+      { logger: quietLogger().logger, clock },
+    );
+    const { calls, handler } = recorder();
+    informer.addEventHandler(handler);
+    const stop = new AbortController();
+    informer.start(stop.signal);
+    try {
+      await informer.waitForSync();
+      clock.advance(59_999);
+      expect(calls).to.deep.equal(['add a@1']);
+      clock.advance(1);
+      expect(calls).to.deep.equal(['add a@1', 'update a@1->1']);
+      clock.advance(60_000);
+      expect(calls).to.deep.equal(['add a@1', 'update a@1->1', 'update a@1->1']);
     } finally {
       stop.abort();
     }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { objectKey, requestFromKey } from '../../src/runtime/keys.js';
 import type { KubeObject } from '../../src/runtime/resources.js';
-import { Indexes, labelIndex, labelIndexName, Store } from '../../src/runtime/store.js';
+import { Store, type IndexFunc } from '../../src/runtime/store.js';
 
 function obj(
   namespace: string | undefined,
@@ -35,6 +35,18 @@ function obj(
 }
 
 const names = (objs: KubeObject[]): string[] => objs.map((o) => o.metadata?.name ?? '').sort();
+
+// The Store has no built-in indexes (nothing read them); these are what a caller would add.
+const byNamespace: IndexFunc<KubeObject> = (o) => (o.metadata?.namespace ? [o.metadata.namespace] : []);
+const byOwnerUid: IndexFunc<KubeObject> = (o) => [
+  ...new Set((o.metadata?.ownerReferences ?? []).map((ref) => ref.uid)),
+];
+const byLabel =
+  (label: string): IndexFunc<KubeObject> =>
+  (o) => {
+    const value = o.metadata?.labels?.[label];
+    return value === undefined ? [] : [value];
+  };
 
 describe('Store', function () {
   describe('keys and lookups', function () {
@@ -85,41 +97,37 @@ describe('Store', function () {
     });
   });
 
-  describe('built-in indexes', function () {
-    it('files objects by namespace, leaving cluster-scoped objects out', function () {
-      const store = new Store();
+  describe('indexes', function () {
+    it('leaves out objects an index function files under no value', function () {
+      const store = new Store({ namespace: byNamespace });
       store.upsert(obj('a', 'x'));
       store.upsert(obj('a', 'y'));
       store.upsert(obj('b', 'x'));
       store.upsert(obj(undefined, 'cluster-wide'));
 
-      expect(names(store.byIndex(Indexes.namespace, 'a'))).to.deep.equal(['x', 'y']);
-      expect(names(store.byIndex(Indexes.namespace, 'b'))).to.deep.equal(['x']);
-      expect(store.indexValues(Indexes.namespace).sort()).to.deep.equal(['a', 'b']);
+      expect(names(store.byIndex('namespace', 'a'))).to.deep.equal(['x', 'y']);
+      expect(names(store.byIndex('namespace', 'b'))).to.deep.equal(['x']);
+      expect(store.indexValues('namespace').sort()).to.deep.equal(['a', 'b']);
     });
 
-    it('files objects under every owner UID, and under the controller UID separately', function () {
-      const store = new Store();
+    it('files an object under every value its index function returns, once each', function () {
+      const store = new Store({ owner: byOwnerUid });
       store.upsert(obj('ns', 'controlled', { owners: [{ uid: 'u1', controller: true }, { uid: 'u2' }] }));
       store.upsert(obj('ns', 'owned', { owners: [{ uid: 'u2' }, { uid: 'u2' }] }));
       store.upsert(obj('ns', 'orphan'));
 
-      expect(names(store.byIndex(Indexes.ownerUid, 'u1'))).to.deep.equal(['controlled']);
-      expect(names(store.byIndex(Indexes.ownerUid, 'u2'))).to.deep.equal(['controlled', 'owned']);
-      expect(names(store.byIndex(Indexes.controllerUid, 'u1'))).to.deep.equal(['controlled']);
-      expect(store.byIndex(Indexes.controllerUid, 'u2')).to.deep.equal([]);
+      expect(names(store.byIndex('owner', 'u1'))).to.deep.equal(['controlled']);
+      expect(names(store.byIndex('owner', 'u2'))).to.deep.equal(['controlled', 'owned']);
     });
 
     it('throws for an index that does not exist', function () {
       expect(() => new Store().byIndex('nope', 'x')).to.throw(/no index named 'nope'/);
     });
-  });
 
-  describe('custom indexes', function () {
     it('keeps a label index consistent when the label changes and when the object goes', function () {
       const store = new Store();
-      const index = store.addLabelIndex('app');
-      expect(index).to.equal(labelIndexName('app'));
+      const index = 'app';
+      store.addIndexer(index, byLabel('app'));
 
       store.upsert(obj('ns', 'a', { labels: { app: 'web' } }));
       store.upsert(obj('ns', 'b', { labels: { app: 'web' } }));
@@ -138,7 +146,7 @@ describe('Store', function () {
       const store = new Store();
       store.upsert(obj('ns', 'a', { labels: { tier: 'front' } }));
       store.upsert(obj('ns', 'b'));
-      store.addIndexer('tier', labelIndex('tier'));
+      store.addIndexer('tier', byLabel('tier'));
       expect(names(store.byIndex('tier', 'front'))).to.deep.equal(['a']);
     });
 
@@ -148,11 +156,11 @@ describe('Store', function () {
       store.upsert(obj('y', 'same'));
       expect(store.byIndex('byName', 'same')).to.have.length(2);
       expect(() => store.addIndexer('byName', () => [])).to.throw(/already exists/);
-      expect(() => store.addIndexer(Indexes.namespace, () => [])).to.throw(/already exists/);
     });
 
     it('an index function that throws leaves the store unchanged', function () {
       const store = new Store({
+        namespace: byNamespace,
         picky: (o) => {
           if (o.metadata?.labels?.bad) throw new Error('bad label');
           return [];
@@ -164,7 +172,7 @@ describe('Store', function () {
 
       expect(() => store.replace([obj('ns', 'b', { labels: { bad: 'x' } })])).to.throw('bad label');
       expect(store.keys()).to.deep.equal(['ns/a']);
-      expect(names(store.byIndex(Indexes.namespace, 'ns'))).to.deep.equal(['a']);
+      expect(names(store.byIndex('namespace', 'ns'))).to.deep.equal(['a']);
     });
   });
 
@@ -190,23 +198,23 @@ describe('Store', function () {
     });
 
     it('rebuilds the indexes from the new contents', function () {
-      const store = new Store();
-      const index = store.addLabelIndex('app');
+      const store = new Store({ namespace: byNamespace, app: byLabel('app') });
+      const index = 'app';
       store.upsert(obj('old-ns', 'a', { labels: { app: 'web' } }));
       store.replace([obj('new-ns', 'b', { labels: { app: 'api' } })]);
 
-      expect(store.byIndex(Indexes.namespace, 'old-ns')).to.deep.equal([]);
+      expect(store.byIndex('namespace', 'old-ns')).to.deep.equal([]);
       expect(store.byIndex(index, 'web')).to.deep.equal([]);
       expect(names(store.byIndex(index, 'api'))).to.deep.equal(['b']);
     });
 
     it('an empty list deletes everything', function () {
-      const store = new Store();
+      const store = new Store({ namespace: byNamespace });
       store.upsert(obj('ns', 'a'));
       const diff = store.replace([]);
       expect(names(diff.deleted)).to.deep.equal(['a']);
       expect(store.size).to.equal(0);
-      expect(store.indexValues(Indexes.namespace)).to.deep.equal([]);
+      expect(store.indexValues('namespace')).to.deep.equal([]);
     });
   });
 
@@ -227,8 +235,9 @@ describe('Store', function () {
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
-        const store = new Store();
-        const appIndex = store.addLabelIndex('app');
+        const store = new Store({ namespace: byNamespace, owner: byOwnerUid });
+        const appIndex = 'app';
+        store.addIndexer(appIndex, byLabel('app'));
         for (const o of ops) {
           if (o.kind === 'remove') store.remove(`${o.ns}/${o.name}`);
           else
@@ -247,11 +256,11 @@ describe('Store', function () {
         }
         for (const uid of ['u1', 'u2']) {
           const scan = store.list().filter((x) => x.metadata?.ownerReferences?.some((r) => r.uid === uid));
-          expect(keysOf(store.byIndex(Indexes.ownerUid, uid))).to.deep.equal(keysOf(scan));
+          expect(keysOf(store.byIndex('owner', uid))).to.deep.equal(keysOf(scan));
         }
         for (const ns of ['a', 'b']) {
           const scan = store.list().filter((x) => x.metadata?.namespace === ns);
-          expect(keysOf(store.byIndex(Indexes.namespace, ns))).to.deep.equal(keysOf(scan));
+          expect(keysOf(store.byIndex('namespace', ns))).to.deep.equal(keysOf(scan));
         }
       }),
     );

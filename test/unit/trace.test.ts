@@ -4,7 +4,7 @@ import { Controller } from '../../src/runtime/controller.js';
 import type { Source } from '../../src/runtime/sources.js';
 import type { HandlerEvent } from '../../src/runtime/handlers.js';
 import type { WatchEvent } from '../../src/runtime/client.js';
-import { Informer, type ListerWatcher } from '../../src/runtime/informer.js';
+import { Informer } from '../../src/runtime/informer.js';
 import { createLogger, type LoggerOptions } from '../../src/runtime/logger.js';
 import type { Reconciler, Request } from '../../src/runtime/reconcile.js';
 import { ConfigMaps, type KubeObject } from '../../src/runtime/resources.js';
@@ -16,6 +16,7 @@ import {
   untraced,
   type TraceFilter,
 } from '../../src/runtime/trace.js';
+import type { ListerWatcher } from '../../src/runtime/watcher.js';
 import { exponentialFailureRateLimiter } from '../../src/runtime/workqueue.js';
 
 /** A logger writing into an array of raw lines. */

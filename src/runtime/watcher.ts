@@ -1,0 +1,478 @@
+/** The watcher: list, then watch, telling its caller what the API server says as typed events; it keeps no cache. */
+import { backoffDelay, jitter } from './backoff.js';
+import { abortReason, isGone, type Client, type ListResult, type WatchEvent } from './client.js';
+import { sleep, systemClock, type Clock, type Timer } from './clock.js';
+import { createLogger, errorFields, type Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { objectKey } from './keys.js';
+import type { KubeObject, ResourceType } from './resources.js';
+import { Tracer } from './trace.js';
+
+/**
+ * Where the list/watch loop is. The loop is `state = await step(state)` until
+ * Stopped; each line below is one step (kube-rs's watcher documents its loop the same way).
+ *
+ * ```text
+ *   Pending  ── run() ────────────────────────────────────▶ Listing(initial)
+ *   Listing  ── all pages listed, handed on as one
+ *               'restart' event ──────────────────────────▶ Watching(the list's resourceVersion)
+ *            ── list failed ──────────────────────────────▶ Backoff(next: list)
+ *   Watching ── stream ended (server-side timeout) ───────▶ Watching(last resourceVersion seen)
+ *            ── silent for silenceTimeoutMs (watchdog) ───▶ Watching(last resourceVersion seen)
+ *            ── 410 Gone / Expired ───────────────────────▶ Listing(gone)
+ *            ── 410 right after a list ───────────────────▶ Backoff(next: list)
+ *            ── any other error, or closed at once ───────▶ Backoff(next: watch)
+ *   Backoff  ── jittered exponential delay ───────────────▶ Listing(retry) or Watching(last seen)
+ *   any      ── signal aborted ───────────────────────────▶ Stopped
+ * ```
+ *
+ * Watching always resumes from the last resourceVersion seen (an event's or a
+ * bookmark's), so nothing between two watches is missed; when the server no
+ * longer has that version (410), only a new list can say what changed.
+ */
+export type WatcherState =
+  | { readonly phase: 'Pending' }
+  | {
+      readonly phase: 'Listing';
+      /** Why: the first list, a 410 on the watch, or a retry after a failed list. */
+      readonly reason: ListReason;
+    }
+  | {
+      readonly phase: 'Watching';
+      /** Where the watch starts; events and bookmarks move it on as they arrive. */
+      readonly resourceVersion: string;
+    }
+  | {
+      readonly phase: 'Backoff';
+      readonly next: 'list' | 'watch';
+      /** Consecutive failures, this one included (1 = first failure). */
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly error: Error;
+    }
+  | { readonly phase: 'Stopped' };
+
+/** Why a list was made: the first one, a 410 on the watch, or a retry after a failed list. */
+export type ListReason = 'initial' | 'gone' | 'retry';
+
+/**
+ * What the watcher tells its caller, in the order the API server said it. A 'restart' carries every
+ * object a list returned: whatever the caller knew before is replaced by it (kube-rs's Event::Init..InitDone
+ * in one piece). The objects are as the server sent them: no transform has run.
+ */
+export type WatcherEvent<T extends KubeObject = KubeObject> =
+  | {
+      readonly type: 'restart';
+      readonly objects: readonly T[];
+      readonly resourceVersion: string;
+      readonly reason: ListReason;
+    }
+  | { readonly type: 'added' | 'modified' | 'deleted'; readonly object: T }
+  | { readonly type: 'bookmark'; readonly resourceVersion: string };
+
+export interface WatcherOptions {
+  /** Watch one namespace only. @default all namespaces (and always all for cluster-scoped kinds) */
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+  /** Server-side watch timeout; each watch asks for a random value in [t, 2t). @default 300 */
+  readonly watchTimeoutSeconds?: number;
+  /**
+   * Watchdog: a watch that delivered no event and no bookmark for this long is
+   * aborted and reopened. A half-open TCP connection looks exactly like a quiet
+   * watch, and only this notices it. (The API server sends bookmarks about every
+   * minute, but only once something of this kind changed somewhere; a watch on a
+   * kind nothing changes in is reopened every period, which costs one request.)
+   * @default 150_000 (about twice the API server's bookmark interval)
+   */
+  readonly silenceTimeoutMs?: number;
+  /** Reconnect backoff: jittered exponential, forever; reset after `resetAfterMs` without failures. */
+  readonly backoff?: { readonly initialMs: number; readonly maxMs: number; readonly resetAfterMs?: number };
+  /** Page size of lists. @default 500 */
+  readonly listPageSize?: number;
+}
+
+export const WATCHER_DEFAULTS = {
+  watchTimeoutSeconds: 300,
+  silenceTimeoutMs: 150_000,
+  // client-go's reflector backoff: 800 ms doubling to 30 s, reset after 2 minutes without failure.
+  backoff: { initialMs: 800, maxMs: 30_000, resetAfterMs: 120_000 },
+  listPageSize: 500,
+} as const;
+
+/** A stream that closed sooner than this without one event is treated as a failure, not a timeout. */
+const MIN_HEALTHY_WATCH_MS = 1_000;
+
+export interface WatcherDeps {
+  /** Used as given: pass a child logger that names what is watched. @default a logger tagged with the kind */
+  readonly logger?: Logger;
+  /** Counts events, relists and watch restarts (the informer_* series). */
+  readonly metrics?: Metrics;
+  /** Traces watch events and bookmarks. @default Tracer.off */
+  readonly tracer?: Tracer;
+  /** Backoff delays, the watchdog and the failure clock run on it. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** Where the watcher is and how it has fared, for stats pages. */
+export interface WatcherStatus {
+  state: WatcherState['phase'];
+  /** The last resourceVersion handed on: the watcher's position in the API server's history. */
+  resourceVersion: string;
+  lastEventAt?: Date;
+  /** List attempts after the first one (after a 410, or retrying a failed list). */
+  relists: number;
+  /** Watches opened other than the first after each list. */
+  watchRestarts: number;
+  consecutiveFailures: number;
+  lastError?: Error;
+}
+
+/** What the watcher needs from a Client (a narrower type keeps unit tests honest about it). */
+export type ListerWatcher = Pick<Client, 'list' | 'watch'>;
+
+/** A watch timeout in [base, 2 base), so a fleet of watches does not reconnect in lockstep. */
+export function jitteredWatchTimeout(baseSeconds: number, random: () => number = Math.random): number {
+  return Math.floor(jitter(baseSeconds, 1, random));
+}
+
+/**
+ * Lists one kind (in one namespace, matching the selectors), then watches it
+ * from the list's resourceVersion, and hands every answer to `onEvent`.
+ *
+ * Guarantees: `onEvent` is called synchronously and in the server's order; after
+ * a 'restart' it sees every change since that list, or another 'restart'. The
+ * loop never ends on its own: every failure is logged, counted and retried with
+ * backoff, until the signal aborts.
+ * Assumptions: `onEvent` is quick and does not throw. If it throws on a
+ * 'restart', the list counts as failed and is retried; on a watch event, the
+ * watch counts as failed and is reopened from the last resourceVersion handed on,
+ * so that event comes again.
+ */
+export class Watcher<T extends KubeObject = KubeObject> {
+  readonly type: ResourceType;
+
+  private readonly client: ListerWatcher;
+  private readonly options: WatcherOptions;
+  private readonly backoffOptions: { initialMs: number; maxMs: number; resetAfterMs: number };
+  private readonly log: Logger;
+  private readonly metrics: Metrics | undefined;
+  private readonly tracer: Tracer;
+  private readonly clock: Clock;
+  private onEvent: (event: WatcherEvent<T>) => void = () => undefined;
+
+  private state: WatcherState = { phase: 'Pending' };
+  private resourceVersion = '';
+  private lastEventAt: Date | undefined;
+  private lastFailureAt = 0;
+  private failures = 0;
+  private lastError: Error | undefined;
+  private relists = 0;
+  private watchRestarts = 0;
+  private listAttempts = 0;
+  private watchesSinceList = 0;
+
+  constructor(
+    client: ListerWatcher,
+    type: ResourceType,
+    options: WatcherOptions = {},
+    deps: WatcherDeps = {},
+  ) {
+    this.client = client;
+    this.type = type;
+    this.options = { ...options };
+    this.backoffOptions = { ...WATCHER_DEFAULTS.backoff, ...options.backoff };
+    this.metrics = deps.metrics;
+    this.tracer = deps.tracer ?? Tracer.off;
+    this.clock = deps.clock ?? systemClock;
+    this.log =
+      deps.logger ??
+      createLogger().child({ watcher: type.kind, ...(this.namespace ? { namespace: this.namespace } : {}) });
+  }
+
+  /** The namespace this watcher is restricted to, if any. */
+  get namespace(): string | undefined {
+    return this.type.namespaced ? this.options.namespace : undefined;
+  }
+
+  /** Where the loop is; Pending until run() is called. */
+  get phase(): WatcherState['phase'] {
+    return this.state.phase;
+  }
+
+  /** Runs the list/watch loop, handing every event to `onEvent`, until `signal` aborts. Runs once. */
+  async run(signal: AbortSignal, onEvent: (event: WatcherEvent<T>) => void): Promise<void> {
+    if (this.state.phase !== 'Pending') throw new Error(`watcher ${this.type.kind}: already started`);
+    this.onEvent = onEvent;
+    this.state = { phase: 'Listing', reason: 'initial' };
+    while (this.state.phase !== 'Stopped') {
+      if (signal.aborted) {
+        this.state = { phase: 'Stopped' };
+        break;
+      }
+      try {
+        this.state = await this.step(this.state, signal);
+      } catch (err) {
+        // step() handles every expected failure itself; what lands here (a throwing onEvent on a
+        // restart, or a bug) must not end the loop.
+        this.state = this.fail(asError(err), 'list');
+      }
+    }
+  }
+
+  status(): WatcherStatus {
+    const status: WatcherStatus = {
+      state: this.state.phase,
+      resourceVersion: this.resourceVersion,
+      relists: this.relists,
+      watchRestarts: this.watchRestarts,
+      consecutiveFailures: this.failures,
+    };
+    if (this.lastEventAt) status.lastEventAt = this.lastEventAt;
+    if (this.lastError) status.lastError = this.lastError;
+    return status;
+  }
+
+  private step(state: WatcherState, signal: AbortSignal): Promise<WatcherState> {
+    switch (state.phase) {
+      case 'Listing':
+        return this.list(state.reason, signal);
+      case 'Watching':
+        return this.watch(state.resourceVersion, signal);
+      case 'Backoff':
+        return this.backoff(state, signal);
+      case 'Pending':
+      case 'Stopped':
+        return Promise.resolve({ phase: 'Stopped' });
+    }
+  }
+
+  /** Lists every page and hands the whole list on as one 'restart'. */
+  private async list(reason: ListReason, signal: AbortSignal): Promise<WatcherState> {
+    if (this.listAttempts++ > 0) {
+      this.relists++;
+      this.metrics?.informerRelists.inc({ kind: this.type.kind });
+    }
+    let items: T[];
+    let resourceVersion: string;
+    try {
+      ({ items, resourceVersion } = await this.listAllPages(signal));
+    } catch (err) {
+      if (signal.aborted) return { phase: 'Stopped' };
+      return this.fail(asError(err), 'list');
+    }
+    this.watchesSinceList = 0;
+    this.onEvent({ type: 'restart', objects: items, resourceVersion, reason });
+    this.resourceVersion = resourceVersion;
+    return { phase: 'Watching', resourceVersion };
+  }
+
+  /**
+   * Pages with limit/continue. All pages come from one snapshot (the first
+   * page's resourceVersion); if the continue token expires midway, the whole
+   * list fails and is retried from the start.
+   */
+  private async listAllPages(signal: AbortSignal): Promise<{ items: T[]; resourceVersion: string }> {
+    const items: T[] = [];
+    let page: ListResult<T> | undefined;
+    do {
+      page = await this.client.list<T>(this.type, {
+        ...this.selectors(),
+        limit: this.options.listPageSize ?? WATCHER_DEFAULTS.listPageSize,
+        ...(page?.continue ? { continue: page.continue } : {}),
+        signal,
+      });
+      items.push(...page.items);
+    } while (page.continue);
+    return { items, resourceVersion: page.resourceVersion };
+  }
+
+  /** One watch, from `resourceVersion` until the stream ends, fails, goes silent or is stopped. */
+  private async watch(from: string, signal: AbortSignal): Promise<WatcherState> {
+    if (this.watchesSinceList++ > 0) {
+      this.watchRestarts++;
+      this.metrics?.informerWatchRestarts.inc({ kind: this.type.kind });
+    }
+    const silenceMs = this.options.silenceTimeoutMs ?? WATCHER_DEFAULTS.silenceTimeoutMs;
+    const watchAbort = new AbortController();
+    const onStop = (): void => watchAbort.abort(abortReason(signal));
+    signal.addEventListener('abort', onStop, { once: true });
+    const watchdog = new Watchdog(this.clock, silenceMs, () =>
+      watchAbort.abort(new Error(`watch silent for ${silenceMs} ms`)),
+    );
+
+    this.resourceVersion = from;
+    const openedAt = this.clock.now();
+    let events = 0;
+    try {
+      const timeoutSeconds = jitteredWatchTimeout(
+        this.options.watchTimeoutSeconds ?? WATCHER_DEFAULTS.watchTimeoutSeconds,
+      );
+      this.log.debug('Watching', { resourceVersion: from, timeoutSeconds });
+      await this.client.watch<T>(
+        this.type,
+        {
+          ...this.selectors(),
+          resourceVersion: from,
+          allowWatchBookmarks: true,
+          timeoutSeconds,
+          signal: watchAbort.signal,
+        },
+        (event) => {
+          watchdog.heard();
+          events++;
+          this.receive(event);
+        },
+      );
+    } catch (err) {
+      if (signal.aborted) return { phase: 'Stopped' };
+      if (watchdog.fired) {
+        this.log.info('Watch went silent; restarting it', {
+          resourceVersion: this.resourceVersion,
+          silenceTimeoutMs: silenceMs,
+        });
+        return { phase: 'Watching', resourceVersion: this.resourceVersion };
+      }
+      if (isGone(err) && events === 0 && this.watchesSinceList === 1) {
+        // The version a list just returned is already gone: relisting at once could spin; back off first.
+        return this.fail(asError(err), 'list');
+      }
+      if (isGone(err)) {
+        this.log.info('Watch resourceVersion expired (410); relisting', {
+          resourceVersion: this.resourceVersion,
+          ...errorFields(err),
+        });
+        return { phase: 'Listing', reason: 'gone' };
+      }
+      return this.fail(asError(err), 'watch');
+    } finally {
+      watchdog.cancel();
+      signal.removeEventListener('abort', onStop);
+    }
+
+    if (events === 0 && this.clock.now() - openedAt < MIN_HEALTHY_WATCH_MS) {
+      return this.fail(new Error('watch closed by the server immediately, without events'), 'watch');
+    }
+    this.log.debug('Watch ended; resuming', { resourceVersion: this.resourceVersion, events });
+    return { phase: 'Watching', resourceVersion: this.resourceVersion };
+  }
+
+  /** Hands one watch event on, then moves the resourceVersion to it. */
+  private receive(event: WatchEvent<T>): void {
+    this.lastEventAt = new Date(this.clock.now());
+    this.metrics?.informerEvents.inc({ kind: this.type.kind, type: event.type });
+    if (this.tracer.enabled) this.traceEvent(event);
+    // BOOKMARK carries only a resourceVersion: where to resume, even if nothing we watch changed.
+    const resourceVersion = event.object.metadata?.resourceVersion;
+    switch (event.type) {
+      case 'ADDED':
+        this.onEvent({ type: 'added', object: event.object });
+        break;
+      case 'MODIFIED':
+        this.onEvent({ type: 'modified', object: event.object });
+        break;
+      case 'DELETED':
+        this.onEvent({ type: 'deleted', object: event.object });
+        break;
+      case 'BOOKMARK':
+        if (resourceVersion) this.onEvent({ type: 'bookmark', resourceVersion });
+        break;
+      case 'ERROR':
+        // The client turns an ERROR event into the error the watch ends with; none gets here.
+        break;
+    }
+    if (resourceVersion) this.resourceVersion = resourceVersion;
+  }
+
+  /** Before the event is handed on, so a trace reads in the order things happen: event, then what it caused. */
+  private traceEvent(event: WatchEvent<T>): void {
+    const resourceVersion = event.object.metadata?.resourceVersion;
+    if (event.type === 'BOOKMARK') {
+      if (this.tracer.traces())
+        this.tracer.step('bookmark', undefined, { kind: this.type.kind, resourceVersion });
+      return;
+    }
+    const key = event.object.metadata?.name ? objectKey(event.object) : undefined;
+    if (key !== undefined && this.tracer.traces(key)) {
+      this.tracer.step('watch', key, { kind: this.type.kind, type: event.type, resourceVersion });
+    }
+  }
+
+  /** Records a failure and picks the backoff before the next attempt. */
+  private fail(error: Error, next: 'list' | 'watch'): WatcherState {
+    const now = this.clock.now();
+    // A long enough stretch without failures means the last trouble is over: start small again.
+    if (now - this.lastFailureAt > this.backoffOptions.resetAfterMs) this.failures = 0;
+    this.failures++;
+    this.lastFailureAt = now;
+    this.lastError = error;
+    const delayMs = backoffDelay(this.failures, this.backoffOptions);
+    this.log.warn(next === 'list' ? 'List failed; retrying' : 'Watch failed; reconnecting', {
+      attempt: this.failures,
+      delayMs,
+      resourceVersion: this.resourceVersion,
+      ...errorFields(error),
+    });
+    return { phase: 'Backoff', next, attempt: this.failures, delayMs, error };
+  }
+
+  private async backoff(
+    state: Extract<WatcherState, { phase: 'Backoff' }>,
+    signal: AbortSignal,
+  ): Promise<WatcherState> {
+    await sleep(this.clock, state.delayMs, signal);
+    if (signal.aborted) return { phase: 'Stopped' };
+    return state.next === 'list'
+      ? { phase: 'Listing', reason: 'retry' }
+      : { phase: 'Watching', resourceVersion: this.resourceVersion };
+  }
+
+  private selectors(): { namespace?: string; labelSelector?: string; fieldSelector?: string } {
+    const s: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {};
+    if (this.namespace) s.namespace = this.namespace;
+    if (this.options.labelSelector) s.labelSelector = this.options.labelSelector;
+    if (this.options.fieldSelector) s.fieldSelector = this.options.fieldSelector;
+    return s;
+  }
+}
+
+/**
+ * Calls `onSilence` once nothing was heard for `silenceMs`. One timer per period, not one per event:
+ * when it falls due early (something was heard meanwhile) it is set again for the time still left.
+ */
+class Watchdog {
+  fired = false;
+  private lastHeard: number;
+  private timer: Timer;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly silenceMs: number,
+    private readonly onSilence: () => void,
+  ) {
+    this.lastHeard = clock.now();
+    this.timer = clock.setTimer(() => this.check(), silenceMs);
+  }
+
+  heard(): void {
+    this.lastHeard = this.clock.now();
+  }
+
+  cancel(): void {
+    this.timer.cancel();
+  }
+
+  private check(): void {
+    const quietFor = this.clock.now() - this.lastHeard;
+    if (quietFor < this.silenceMs) {
+      this.timer = this.clock.setTimer(() => this.check(), this.silenceMs - quietFor);
+      return;
+    }
+    this.fired = true;
+    this.onSilence();
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
