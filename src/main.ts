@@ -14,7 +14,7 @@ import {
   parseTraceFilter,
   type TraceFilter,
 } from './runtime/index.js';
-import { INFORMER_DEFAULTS } from './runtime/informer.js';
+import { WATCHER_DEFAULTS } from './runtime/watcher.js';
 import { LEADER_ELECTION_DEFAULTS } from './runtime/leader-election.js';
 import { LOGGER_DEFAULTS } from './runtime/logger.js';
 import { MANAGER_DEFAULTS } from './runtime/manager.js';
@@ -91,7 +91,7 @@ export const FLAGS = {
   },
   'watch-silence-timeout': {
     type: 'string',
-    default: seconds(INFORMER_DEFAULTS.silenceTimeoutMs),
+    default: seconds(WATCHER_DEFAULTS.silenceTimeoutMs),
     help: 'seconds a watch may deliver nothing (no event, no bookmark) before it is reopened',
   },
   'max-concurrent-reconciles': {

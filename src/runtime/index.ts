@@ -4,9 +4,9 @@
  * profiling, the work queue) and test helpers (FakeClock) are imported from their modules by the few
  * that need them. Read the modules in the order an event travels:
  *
- *   resources -> client -> informer (+ store) -> sources (handlers + predicates) -> workqueue
- *   (+ rate-limiter) -> controller -> reconcile       and around them: builder, manager,
- *                                                     leader-election, events, metrics, logger, clock
+ *   resources -> client -> watcher -> reflector (+ store) -> informer -> sources (handlers +
+ *   predicates) -> workqueue (+ rate-limiter) -> controller -> reconcile
+ *   and around them: builder, manager, leader-election, events, metrics, logger, clock, keys, backoff
  */
 
 // Talking to the API server, and caching what it says.
@@ -46,10 +46,18 @@ export {
   type WatchEventType,
   type WatchOptions,
 } from './client.js';
+export {
+  Watcher,
+  WATCHER_DEFAULTS,
+  type WatcherEvent,
+  type WatcherOptions,
+  type WatcherState,
+} from './watcher.js';
+export { reflector, type StoreChange } from './reflector.js';
 export { Store, type IndexFunc, type StoreReader } from './store.js';
 export { Informer, dropManagedFields, type InformerEventHandler, type InformerOptions } from './informer.js';
 export { RecentWrites, compareResourceVersions } from './recent-writes.js';
-export { objectKey, requestKey } from './keys.js';
+export { objectKey, requestFromKey, requestKey } from './keys.js';
 
 // From an event to a reconcile.
 export {

@@ -9,7 +9,6 @@ import { Store } from './store.js';
 import { Tracer, untraced } from './trace.js';
 import {
   Watcher,
-  WATCHER_DEFAULTS,
   type ListerWatcher,
   type WatcherEvent,
   type WatcherOptions,
@@ -34,9 +33,6 @@ export interface InformerOptions<T> extends WatcherOptions {
   /** Periodically call onUpdate(obj, obj) for every cached object. @default off */
   readonly resyncPeriodMs?: number;
 }
-
-/** The informer adds no default of its own to its watcher's (transform and resync are documented on the options). */
-export const INFORMER_DEFAULTS = WATCHER_DEFAULTS;
 
 export interface InformerDeps {
   readonly logger?: Logger;

@@ -86,7 +86,7 @@ export interface ManagerOptions {
   readonly cacheByType?: readonly CacheByType[];
   /** Trace the loop for these keys (see trace.ts). @default off */
   readonly trace?: TraceFilter;
-  /** Every informer's watchdog: reopen a watch silent for this long. @default INFORMER_DEFAULTS.silenceTimeoutMs */
+  /** Every informer's watchdog: reopen a watch silent for this long. @default WATCHER_DEFAULTS.silenceTimeoutMs */
   readonly watchSilenceTimeoutMs?: number;
 }
 

@@ -35,7 +35,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { StudyLab } from '../api/v1alpha1/index.js';
 import { Reason } from './conditions.js';
-import { rolloutStateOf } from './status.js';
+import { rolloutStateOf } from './rollout.js';
 
 /** A Warning Event seen on the claim (from the PV controller or an external provisioner). */
 export interface ClaimWarning {

@@ -35,6 +35,7 @@ import type { StorageRefusal } from './builders/pvc.js';
 import { ConditionType, Reason, nextCondition, type ConditionUpdate } from './conditions.js';
 import { explainNotReady, MAX_EXPLANATION_LENGTH, type ClaimWarning } from './explain.js';
 import { describeConflicts, type ChildConflict } from './ownership.js';
+import { rolloutStateOf } from './rollout.js';
 import { joinWords } from './text.js';
 import type { Problem } from './validation.js';
 
@@ -398,58 +399,6 @@ function storageBoundCondition(
     reason: claim.reason,
     message: claim.message,
   };
-}
-
-/** Where a rollout stands: the same checks, in the same order, as `kubectl rollout status`. */
-export interface RolloutState {
-  readonly state: 'complete' | 'progressing' | 'stalled';
-  readonly message: string;
-}
-
-/**
- * `kubectl rollout status` logic: until the Deployment controller has observed
- * the current generation nothing is known; then a Progressing condition with
- * reason ProgressDeadlineExceeded means stalled; then the rollout is complete
- * once every desired pod is updated, no old pod remains, and every updated pod
- * is available.
- *
- * Caveat, the same as kubectl's: pods that fail after a complete rollout make
- * it "progressing" again (available < updated), not stalled; the Deployment
- * only times out while it rolls out.
- */
-export function rolloutStateOf(deployment: V1Deployment): RolloutState {
-  const generation = deployment.metadata?.generation ?? 0;
-  const s = deployment.status ?? {};
-  if (generation > (s.observedGeneration ?? 0)) {
-    return {
-      state: 'progressing',
-      message: `waiting for the Deployment controller to observe generation ${generation}`,
-    };
-  }
-  const progressing = s.conditions?.find((c) => c.type === 'Progressing');
-  if (progressing?.reason === 'ProgressDeadlineExceeded') {
-    return {
-      state: 'stalled',
-      message: `the rollout exceeded its progress deadline${progressing.message ? `: ${progressing.message}` : ''}`,
-    };
-  }
-  const updated = s.updatedReplicas ?? 0;
-  const desired = deployment.spec?.replicas;
-  if (desired !== undefined && updated < desired) {
-    return { state: 'progressing', message: `rolling out: ${updated} of ${desired} new pods updated` };
-  }
-  const total = s.replicas ?? 0;
-  if (total > updated) {
-    return { state: 'progressing', message: `rolling out: ${total - updated} old pods pending termination` };
-  }
-  const available = s.availableReplicas ?? 0;
-  if (available < updated) {
-    return {
-      state: 'progressing',
-      message: `rolling out: ${available} of ${updated} updated pods available`,
-    };
-  }
-  return { state: 'complete', message: `rolled out: ${updated} of ${updated} pods updated and available` };
 }
 
 function claimStateOf(

@@ -7,7 +7,7 @@
  * catch up is printed with the suite's figures.
  */
 import { expect } from 'chai';
-import { INFORMER_DEFAULTS } from '../../src/runtime/informer.js';
+import { WATCHER_DEFAULTS } from '../../src/runtime/watcher.js';
 import { Services } from '../../src/runtime/index.js';
 import {
   Scenario,
@@ -24,10 +24,10 @@ import {
 const SILENCE_SECONDS = 8;
 /**
  * The earliest a silent watch could end without the watchdog: the API server closes a watch after the
- * timeout the informer asked for (at least INFORMER_DEFAULTS.watchTimeoutSeconds), and the proxy passes
+ * timeout the informer asked for (at least WATCHER_DEFAULTS.watchTimeoutSeconds), and the proxy passes
  * that close on. Catching up sooner proves the watchdog did it, however loaded the machine.
  */
-const SERVER_WATCH_TIMEOUT_MS = INFORMER_DEFAULTS.watchTimeoutSeconds * 1000;
+const SERVER_WATCH_TIMEOUT_MS = WATCHER_DEFAULTS.watchTimeoutSeconds * 1000;
 
 describe('reliability 3: a watch that goes silent without closing', function () {
   this.timeout(300_000);

@@ -6,12 +6,12 @@ import {
   DEFAULT_CLUSTER_DOMAIN,
   endpointOf,
   PHASE_PRECEDENCE,
-  rolloutStateOf,
   statusChanges,
   statusEqual,
   type Observed,
 } from '../../src/studylab/status.js';
 import { ConditionType, Reason } from '../../src/studylab/conditions.js';
+import { rolloutStateOf } from '../../src/studylab/rollout.js';
 import { StorageRefusalReason, type StorageRefusal } from '../../src/studylab/builders/index.js';
 import type { Problem } from '../../src/studylab/validation.js';
 import { deepFreeze, LAB_NAME, labWith } from './builders/fixtures.js';
