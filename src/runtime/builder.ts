@@ -71,7 +71,9 @@ export class ControllerBuilder {
     const sources: Source[] = [];
     if (primary) {
       sources.push(
-        informerSource(this.manager.getInformer(primary.type), enqueueObject(), primary.predicates),
+        informerSource(this.manager.getInformer(primary.type), enqueueObject(), primary.predicates, {
+          primary: true,
+        }),
       );
       for (const child of this.owned) {
         const map = enqueueControllerOwner(primary.type);

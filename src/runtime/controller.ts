@@ -29,6 +29,7 @@ import type { ReconcileHistory, TriggerType } from './history.js';
 import { aborted } from './signals.js';
 import type { Source } from './sources.js';
 import { Tracer, type ReconcileTrace } from './trace.js';
+import type { Priority } from './priority.js';
 import { WorkQueue, type AddOutcome, type WorkQueueSnapshot } from './workqueue.js';
 import type { RateLimiter } from './rate-limiter.js';
 
@@ -139,11 +140,11 @@ export class Controller {
   async start(signal: AbortSignal): Promise<void> {
     if (this.started) throw new Error(`controller ${this.name} was already started`);
     this.started = true;
-    const enqueue = (req: Request, event?: HandlerEvent, obj?: KubeObject): void => {
+    const enqueue = (req: Request, event?: HandlerEvent, obj?: KubeObject, priority?: Priority): void => {
       const key = requestKey(req);
-      const queued = this.queue.add(key);
-      if (this.history && event && obj) this.recordTrigger(key, queued, event, obj);
-      if (this.tracer.traces(key)) this.traceEnqueue(key, queued, event, obj);
+      const queued = this.queue.add(key, priority);
+      if (this.history && event && obj) this.recordTrigger(key, queued, event, obj, priority);
+      if (this.tracer.traces(key)) this.traceEnqueue(key, queued, event, obj, priority);
     };
     const dropped = (event: HandlerEvent, obj: KubeObject): void => {
       const key = keyOf(obj);
@@ -192,6 +193,7 @@ export class Controller {
     queued: AddOutcome,
     event: HandlerEvent | undefined,
     obj: KubeObject | undefined,
+    priority: Priority | undefined,
   ): void {
     const objKey = keyOf(obj);
     this.tracer.step('enqueue', key, {
@@ -201,11 +203,18 @@ export class Controller {
       // A child's event wakes its owner: say which object it was.
       ...(objKey !== undefined && objKey !== key ? { object: objKey } : {}),
       queue: queued,
+      ...(priority ? { priority } : {}),
       depth: this.queue.length,
     });
   }
 
-  private recordTrigger(key: string, queued: AddOutcome, event: HandlerEvent, obj: KubeObject): void {
+  private recordTrigger(
+    key: string,
+    queued: AddOutcome,
+    event: HandlerEvent,
+    obj: KubeObject,
+    priority: Priority | undefined,
+  ): void {
     const objKey = keyOf(obj);
     const resourceVersion = obj.metadata?.resourceVersion;
     this.history?.triggered(key, {
@@ -215,6 +224,7 @@ export class Controller {
       ...(resourceVersion ? { resourceVersion } : {}),
       ...(objKey !== undefined && objKey !== key ? { object: objKey } : {}),
       queue: queued,
+      ...(priority ? { priority } : {}),
     });
   }
 

@@ -8,6 +8,7 @@ import { requestKey, requestOf } from './keys.js';
 import { passesCreate, passesDelete, passesUpdate, type Predicate } from './predicates.js';
 import type { Request } from './reconcile.js';
 import type { KubeObject } from './resources.js';
+import type { Priority } from './priority.js';
 
 /** Maps one object to the Requests it should wake. */
 export type MapFunc = (obj: KubeObject) => Request[];
@@ -15,8 +16,29 @@ export type MapFunc = (obj: KubeObject) => Request[];
 /** Which handler call an enqueue came from (for traces; reconcilers never see it). */
 export type HandlerEvent = 'add' | 'update' | 'delete';
 
-/** Receives each Request, with the event and object that caused it. */
-export type Enqueue = (req: Request, event: HandlerEvent, obj: KubeObject) => void;
+/** Receives each Request, with the event and object that caused it, and how soon it should run. */
+export type Enqueue = (req: Request, event: HandlerEvent, obj: KubeObject, priority: Priority) => void;
+
+/**
+ * How soon an event's Request should run. `low` for what only confirms a state: an object of the
+ * initial list, a resync (the same resourceVersion again). `high` for a change a person made to a
+ * primary object: a new one, or a new generation of its spec. `normal` for the rest (a child
+ * changed or went away). controller-runtime lowers the first the same way; the high one is ours.
+ */
+export function priorityOf(
+  event: HandlerEvent,
+  obj: KubeObject,
+  options: { primary: boolean; isInInitialList?: boolean; oldObj?: KubeObject },
+): Priority {
+  if (event === 'add') return options.isInInitialList ? 'low' : options.primary ? 'high' : 'normal';
+  if (event === 'update' && options.oldObj) {
+    const before = options.oldObj.metadata;
+    const rv = obj.metadata?.resourceVersion;
+    if (rv !== undefined && before?.resourceVersion === rv) return 'low';
+    if (options.primary && before?.generation !== obj.metadata?.generation) return 'high';
+  }
+  return 'normal';
+}
 
 /** The object's own key: used for the controller's primary (`for`) kind. */
 export function enqueueObject(): MapFunc {
@@ -64,29 +86,33 @@ export function toInformerHandler(
   predicates: readonly Predicate<KubeObject>[],
   enqueue: Enqueue,
   dropped?: (event: HandlerEvent, obj: KubeObject) => void,
+  options: { primary?: boolean } = {},
 ): InformerEventHandler<KubeObject> {
-  const enqueueAll = (event: HandlerEvent, ...objs: KubeObject[]): void => {
+  const primary = options.primary ?? false;
+  const enqueueAll = (event: HandlerEvent, priority: Priority, ...objs: KubeObject[]): void => {
     const seen = new Set<string>();
     for (const obj of objs) {
       for (const req of map(obj)) {
         const key = requestKey(req);
         if (seen.has(key)) continue;
         seen.add(key);
-        enqueue(req, event, obj);
+        enqueue(req, event, obj, priority);
       }
     }
   };
   return {
-    onAdd(obj) {
-      if (predicates.every((p) => passesCreate(p, obj))) enqueueAll('add', obj);
+    onAdd(obj, isInInitialList) {
+      if (predicates.every((p) => passesCreate(p, obj)))
+        enqueueAll('add', priorityOf('add', obj, { primary, isInInitialList }), obj);
       else dropped?.('add', obj);
     },
     onUpdate(oldObj, newObj) {
-      if (predicates.every((p) => passesUpdate(p, oldObj, newObj))) enqueueAll('update', oldObj, newObj);
+      if (predicates.every((p) => passesUpdate(p, oldObj, newObj)))
+        enqueueAll('update', priorityOf('update', newObj, { primary, oldObj }), oldObj, newObj);
       else dropped?.('update', newObj);
     },
     onDelete(obj) {
-      if (predicates.every((p) => passesDelete(p, obj))) enqueueAll('delete', obj);
+      if (predicates.every((p) => passesDelete(p, obj))) enqueueAll('delete', 'normal', obj);
       else dropped?.('delete', obj);
     },
   };

@@ -15,6 +15,7 @@
  * both (see bench/README.md): about 10 us a reconcile; 6 MiB with typical entries at the bound,
  * and at most about 30 MiB when every entry is full.
  */
+import type { Priority } from './priority.js';
 import type { AddOutcome } from './workqueue.js';
 import type { ReconcileTrace, TraceFields, TraceStep } from './trace.js';
 
@@ -46,6 +47,8 @@ export interface Trigger {
   object?: string;
   /** What the queue did: `merged` means one reconcile serves this and an earlier trigger. */
   queue: AddOutcome | 'scheduled';
+  /** The priority the handler asked for (absent for the queue's own requeues). */
+  priority?: Priority;
   /** Milliseconds since the epoch. */
   at: number;
 }

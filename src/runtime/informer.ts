@@ -21,7 +21,11 @@ import {
  * caught, logged and counted; they never stop the informer.
  */
 export interface InformerEventHandler<T> {
-  onAdd?(obj: T): void;
+  /**
+   * `isInInitialList`: the object came with the informer's first list (or, for a handler added
+   * later, with the replay of the cache): it tells of a state, not of a change someone just made.
+   */
+  onAdd?(obj: T, isInInitialList: boolean): void;
   onUpdate?(oldObj: T, newObj: T): void;
   onDelete?(obj: T): void;
 }
@@ -135,7 +139,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** Adds a handler; if objects are already cached it gets an onAdd for each of them first. */
   addEventHandler(handler: InformerEventHandler<T>): void {
     this.handlers.push(handler);
-    for (const obj of this.store.list()) this.call('add', () => handler.onAdd?.(obj));
+    for (const obj of this.store.list()) this.call('add', () => handler.onAdd?.(obj, true));
   }
 
   /** Runs the list/watch loop until `signal` aborts. */
@@ -208,7 +212,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** Applies one watcher event to the store, then tells the handlers; a list also marks the informer synced. */
   private apply(event: WatcherEvent<T>): void {
     const changes = this.reflect(event);
-    for (const change of changes) this.notify(change);
+    const initial = event.type === 'restart' && !this.synced;
+    for (const change of changes) this.notify(change, initial);
     if (event.type === 'restart') this.listed(event, changes);
   }
 
@@ -237,9 +242,9 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  private notify(change: StoreChange<T>): void {
+  private notify(change: StoreChange<T>, initial: boolean): void {
     for (const h of this.handlers) {
-      if (change.type === 'add') this.call(change.type, () => h.onAdd?.(change.obj));
+      if (change.type === 'add') this.call(change.type, () => h.onAdd?.(change.obj, initial));
       else if (change.type === 'update')
         this.call(change.type, () => h.onUpdate?.(change.oldObj, change.newObj));
       else this.call(change.type, () => h.onDelete?.(change.obj));
@@ -278,7 +283,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     const tick = (): void => {
       timer = this.clock.setTimer(tick, period);
       if (!this.synced || signal.aborted) return;
-      for (const newObj of this.store.list()) this.notify({ type: 'update', oldObj: newObj, newObj });
+      for (const newObj of this.store.list()) this.notify({ type: 'update', oldObj: newObj, newObj }, false);
     };
     timer = this.clock.setTimer(tick, period);
     return { cancel: () => timer.cancel() };

@@ -1,5 +1,6 @@
 /** Prometheus metrics with controller-runtime's names, so its dashboards and alerts work unchanged. */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { PRIORITIES } from './priority.js';
 
 /** The results controller-runtime counts in controller_runtime_reconcile_total. */
 export const RECONCILE_RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
@@ -45,7 +46,7 @@ export class Metrics {
   readonly activeWorkers: Gauge<'controller'>;
 
   // client-go workqueue, as controller-runtime labels it: per queue (name) and controller.
-  readonly workqueueDepth: Gauge<'name' | 'controller'>;
+  readonly workqueueDepth: Gauge<'name' | 'controller' | 'priority'>;
   readonly workqueueAdds: Counter<'name' | 'controller'>;
   readonly workqueueQueueDuration: Histogram<'name' | 'controller'>;
   readonly workqueueWorkDuration: Histogram<'name' | 'controller'>;
@@ -116,8 +117,9 @@ export class Metrics {
     const queueLabels = ['name', 'controller'] as const;
     this.workqueueDepth = new Gauge({
       name: 'workqueue_depth',
-      help: 'Current depth of workqueue',
-      labelNames: queueLabels,
+      // controller-runtime's priority queue labels its depth the same way.
+      help: 'Current depth of workqueue, by priority',
+      labelNames: [...queueLabels, 'priority'],
       registers,
     });
     this.workqueueAdds = new Counter({
@@ -237,7 +239,7 @@ export class Metrics {
 
     // controller-runtime names a controller's queue after the controller.
     const queue = { name, controller: name };
-    this.workqueueDepth.inc(queue, 0);
+    for (const priority of PRIORITIES) this.workqueueDepth.inc({ ...queue, priority }, 0);
     this.workqueueAdds.inc(queue, 0);
     this.workqueueRetries.inc(queue, 0);
     this.workqueueUnfinishedWork.inc(queue, 0);

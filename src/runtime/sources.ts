@@ -7,6 +7,7 @@ import type { Informer } from './informer.js';
 import type { Predicate } from './predicates.js';
 import type { Request } from './reconcile.js';
 import type { KubeObject } from './resources.js';
+import type { Priority } from './priority.js';
 
 /** Where a controller's Requests come from: usually an informer plus a map function and predicates. */
 export interface Source {
@@ -15,7 +16,7 @@ export interface Source {
    * stops when `signal` aborts. `dropped` hears of events a predicate filtered out.
    */
   start(
-    enqueue: (req: Request, event?: HandlerEvent, obj?: KubeObject) => void,
+    enqueue: (req: Request, event?: HandlerEvent, obj?: KubeObject, priority?: Priority) => void,
     signal: AbortSignal,
     dropped?: (event: HandlerEvent, obj: KubeObject) => void,
   ): void;
@@ -28,17 +29,19 @@ export function informerSource<T extends KubeObject>(
   informer: Informer<T>,
   map: MapFunc,
   predicates: readonly Predicate<KubeObject>[] = [],
+  options: { primary?: boolean } = {},
 ): Source {
   return {
     start(enqueue, signal, dropped) {
       const handler = toInformerHandler(
         map,
         predicates,
-        (req, event, obj) => {
+        (req, event, obj, priority) => {
           // Shared informers outlive a controller; once it stopped, its handler stays silent.
-          if (!signal.aborted) enqueue(req, event, obj);
+          if (!signal.aborted) enqueue(req, event, obj, priority);
         },
         dropped && ((event, obj) => !signal.aborted && dropped(event, obj)),
+        options,
       );
       informer.addEventHandler(handler);
     },

@@ -23,6 +23,7 @@
  */
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { Metrics } from './metrics.js';
+import { PRIORITIES, RANK, type Priority } from './priority.js';
 import { defaultControllerRateLimiter, type RateLimiter } from './rate-limiter.js';
 
 export {
@@ -33,14 +34,6 @@ export {
   RATE_LIMITER_DEFAULTS,
   type RateLimiter,
 } from './rate-limiter.js';
-
-/**
- * How soon a key should be handed out. Handlers choose: `low` for what merely confirms a state
- * (an informer's initial list, a resync), `high` for what a person just asked for (a new
- * generation of a spec), `normal` for the rest (a child changed, a retry).
- */
-export type Priority = 'low' | 'normal' | 'high';
-export const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high'];
 
 export const WORKQUEUE_DEFAULTS = {
   /** A ready key counts as one priority higher for every this many ms it has waited. */
@@ -302,8 +295,6 @@ export class WorkQueue {
   }
 }
 
-const RANK: Record<Priority, number> = { low: 0, normal: 1, high: 2 };
-
 function higher(a: Priority | undefined, b: Priority): Priority {
   return a !== undefined && RANK[a] >= RANK[b] ? a : b;
 }
@@ -509,7 +500,7 @@ class QueueMetrics {
     controller: string,
   ) {
     this.labels = { name, controller };
-    m.workqueueDepth.set(this.labels, 0);
+    for (const priority of PRIORITIES) m.workqueueDepth.set({ ...this.labels, priority }, 0);
     m.workqueueAdds.inc(this.labels, 0);
     m.workqueueRetries.inc(this.labels, 0);
     m.workqueueUnfinishedWork.set(this.labels, 0);
@@ -522,7 +513,8 @@ class QueueMetrics {
   }
 
   depth(byPriority: Record<Priority, number>): void {
-    this.m.workqueueDepth.set(this.labels, byPriority.low + byPriority.normal + byPriority.high);
+    for (const priority of PRIORITIES)
+      this.m.workqueueDepth.set({ ...this.labels, priority }, byPriority[priority]);
   }
 
   taken(key: string, now: number, depth: Record<Priority, number>): void {

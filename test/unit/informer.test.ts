@@ -263,6 +263,20 @@ describe('informer: state machine (scripted list/watch)', function () {
     expect(informer.stats()).to.include({ watchRestarts: 1, relists: 0, consecutiveFailures: 0 });
   });
 
+  it("marks the first list's adds as the initial list (and a late handler's replay), and no later add", async function () {
+    const api = new ScriptedApi()
+      .onList({ items: [cm('a', '1')], resourceVersion: '10' })
+      .onWatch(stream([{ type: 'ADDED', object: cm('b', '11') }]));
+    const { informer } = start(api);
+    const flags: string[] = [];
+    informer.addEventHandler({ onAdd: (o, initial) => flags.push(`${o.metadata?.name} ${initial}`) });
+    await until(() => expect(flags).to.include('b false'));
+    const late: string[] = [];
+    informer.addEventHandler({ onAdd: (o, initial) => late.push(`${o.metadata?.name} ${initial}`) });
+    expect(flags).to.deep.equal(['a true', 'b false']);
+    expect(late.sort()).to.deep.equal(['a true', 'b true']);
+  });
+
   it('on 410 Gone relists and reports exactly what changed meanwhile (by resourceVersion)', async function () {
     const metrics = new Metrics();
     const api = new ScriptedApi()

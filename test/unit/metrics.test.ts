@@ -39,7 +39,7 @@ const EXPECTED_LABELS: Record<string, string[]> = {
   controller_runtime_reconcile_time_seconds_count: ['controller'],
   controller_runtime_max_concurrent_reconciles: ['controller'],
   controller_runtime_active_workers: ['controller'],
-  workqueue_depth: ['controller', 'name'],
+  workqueue_depth: ['controller', 'name', 'priority'],
   workqueue_adds_total: ['controller', 'name'],
   workqueue_queue_duration_seconds_count: ['controller', 'name'],
   workqueue_work_duration_seconds_count: ['controller', 'name'],
@@ -91,8 +91,9 @@ describe('Metrics', function () {
     expect(find(all, 'controller_runtime_active_workers', { controller: 'lab' })).to.equal(0);
     expect(find(all, 'controller_runtime_max_concurrent_reconciles', { controller: 'lab' })).to.equal(4);
     const queue = { name: 'lab', controller: 'lab' };
+    for (const priority of ['low', 'normal', 'high'])
+      expect(find(all, 'workqueue_depth', { ...queue, priority }), priority).to.equal(0);
     for (const name of [
-      'workqueue_depth',
       'workqueue_adds_total',
       'workqueue_retries_total',
       'workqueue_unfinished_work_seconds',

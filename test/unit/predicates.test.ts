@@ -168,7 +168,7 @@ describe('handlers', () => {
 
     it('maps adds and deletes', () => {
       const { h, got } = collect();
-      h.onAdd?.(ownedBy('a'));
+      h.onAdd?.(ownedBy('a'), false);
       h.onDelete?.(ownedBy('b'));
       expect(got.map((r) => r.name)).to.deep.equal(['a', 'b']);
     });
@@ -180,6 +180,44 @@ describe('handlers', () => {
       h.onUpdate?.(ownedBy('a', 1), ownedBy('a', 2));
       expect(got, 'old and new map to one owner: enqueued once').to.deep.equal([
         { namespace: 'ns', name: 'a' },
+      ]);
+    });
+
+    it('asks low for the initial list and a resync, high for a new primary or a new generation of one, normal for the rest', () => {
+      const asked: string[] = [];
+      const lab = (rv: string, generation: number): KubeObject => obj({ resourceVersion: rv, generation });
+      const primary = toInformerHandler(
+        enqueueObject(),
+        [],
+        (_r, event, _o, priority) => asked.push(`${event} ${priority}`),
+        undefined,
+        { primary: true },
+      );
+      primary.onAdd?.(lab('1', 1), true);
+      primary.onAdd?.(lab('2', 1), false);
+      primary.onUpdate?.(lab('2', 1), lab('2', 1));
+      primary.onUpdate?.(lab('2', 1), lab('3', 2));
+      primary.onUpdate?.(lab('3', 2), lab('4', 2));
+      primary.onDelete?.(lab('4', 2));
+      expect(asked).to.deep.equal([
+        'add low',
+        'add high',
+        'update low',
+        'update high',
+        'update normal',
+        'delete normal',
+      ]);
+      asked.length = 0;
+      const child = toInformerHandler(enqueueControllerOwner(studyLabs), [], (_r, event, _o, priority) =>
+        asked.push(`${event} ${priority}`),
+      );
+      child.onAdd?.(ownedBy('a'), true);
+      child.onAdd?.(ownedBy('a'), false);
+      child.onUpdate?.(ownedBy('a', 1), ownedBy('a', 2));
+      expect(asked, 'a child is never high: its changes are mostly our own writes').to.deep.equal([
+        'add low',
+        'add normal',
+        'update normal',
       ]);
     });
   });

@@ -2,12 +2,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { FakeClock } from '../../src/runtime/clock.js';
 import { Metrics } from '../../src/runtime/metrics.js';
-import {
-  exponentialFailureRateLimiter,
-  PRIORITIES,
-  WorkQueue,
-  WORKQUEUE_DEFAULTS,
-} from '../../src/runtime/workqueue.js';
+import { PRIORITIES, type Priority } from '../../src/runtime/priority.js';
+import { exponentialFailureRateLimiter, WorkQueue, WORKQUEUE_DEFAULTS } from '../../src/runtime/workqueue.js';
 
 /** A queue on a fake clock with the per-key backoff only (5 ms doubling), so delays are exact. */
 function newQueue(clock = new FakeClock()): { q: WorkQueue; clock: FakeClock } {
@@ -341,6 +337,12 @@ describe('WorkQueue', () => {
       return match?.value;
     }
 
+    /** workqueue_depth of the queue at one priority. */
+    async function depth(metrics: Metrics, priority: Priority): Promise<number | undefined> {
+      const { values } = await metrics.workqueueDepth.get();
+      return values.find((v) => v.labels.name === 'q' && v.labels.priority === priority)?.value;
+    }
+
     it('records depth, adds, retries, time queued, time worked and work in flight on the injected clock', async () => {
       const metrics = new Metrics();
       const clock = new FakeClock();
@@ -358,11 +360,12 @@ describe('WorkQueue', () => {
       q.add('a');
       q.add('b');
       expect(await value(metrics.workqueueAdds), 'a duplicate add is not counted').to.equal(2);
-      expect(await value(metrics.workqueueDepth)).to.equal(2);
+      expect(await depth(metrics, 'normal')).to.equal(2);
+      expect(await depth(metrics, 'low'), 'each priority has its series').to.equal(0);
 
       clock.advance(100);
       await q.get();
-      expect(await value(metrics.workqueueDepth)).to.equal(1);
+      expect(await depth(metrics, 'normal')).to.equal(1);
       expect(
         await value(metrics.workqueueQueueDuration, 'workqueue_queue_duration_seconds_sum'),
       ).to.be.closeTo(0.1, 1e-9);
