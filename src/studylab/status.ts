@@ -328,16 +328,12 @@ function unlessConflict(update: ConditionUpdate, observed: Observed, kind: strin
   };
 }
 
+/** What the Available and Progressing conditions say before the Deployment exists. */
+const NO_DEPLOYMENT = { reason: Reason.DeploymentNotFound, message: 'the Deployment does not exist yet' };
+
 function availableCondition(deployment: V1Deployment | undefined): ConditionUpdate {
   const type = ConditionType.Available;
-  if (!deployment) {
-    return {
-      type,
-      status: 'False',
-      reason: Reason.DeploymentNotFound,
-      message: 'the Deployment does not exist yet',
-    };
-  }
+  if (!deployment) return { type, status: 'False', ...NO_DEPLOYMENT };
   const available = deployment.status?.availableReplicas ?? 0;
   const desired = deployment.spec?.replicas ?? 1;
   const counts = `${available} of ${desired} pods available`;
@@ -368,14 +364,7 @@ function availableCondition(deployment: V1Deployment | undefined): ConditionUpda
 
 function progressingCondition(deployment: V1Deployment | undefined): ConditionUpdate {
   const type = ConditionType.Progressing;
-  if (!deployment) {
-    return {
-      type,
-      status: 'Unknown',
-      reason: Reason.DeploymentNotFound,
-      message: 'the Deployment does not exist yet',
-    };
-  }
+  if (!deployment) return { type, status: 'Unknown', ...NO_DEPLOYMENT };
   const rollout = rolloutStateOf(deployment);
   switch (rollout.state) {
     case 'progressing':
