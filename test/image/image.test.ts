@@ -177,16 +177,9 @@ describe('the operator image, as a container against the local plane (image)', f
       expect(app).to.deep.equal(['app/main.mjs']);
       expect(files.filter((f) => f.path.includes('node_modules/')).map((f) => f.path)).to.deep.equal([]);
       // The plane's code would name its binaries; the bundle reaches none of src/testenv.
-      const bundle = docker([
-        'run',
-        '--rm',
-        '--network=none',
-        '--entrypoint',
-        nodePath(),
-        IMAGE,
-        '-e',
+      const bundle = nodeInImage(
         `process.stdout.write(require('node:fs').readFileSync('/app/main.mjs', 'utf8'))`,
-      ]);
+      );
       expect(bundle).to.contain('studylab-operator');
       expect(bundle).to.not.contain('LocalControlPlane');
       expect(bundle).to.not.contain('kube-apiserver --');
@@ -207,19 +200,12 @@ describe('the operator image, as a container against the local plane (image)', f
       expect(writable.filter((p) => !/^(tmp|home\/nonroot)$/.test(p))).to.deep.equal([]);
       expect(files.filter((f) => f.path.startsWith('app') && f.uid === 65532)).to.deep.equal([]);
       // The same, asked of the kernel: no --read-only here, so only file permissions stand in the way.
-      const out = docker([
-        'run',
-        '--rm',
-        '--network=none',
-        '--entrypoint',
-        nodePath(),
-        IMAGE,
-        '-e',
+      const out = nodeInImage(
         `const fs = require('node:fs');
          for (const p of ['/app/main.mjs', '/app/x']) {
            try { fs.writeFileSync(p, 'x'); console.log(p + ' written'); } catch (e) { console.log(p + ' ' + e.code); }
          }`,
-      ]);
+      );
       expect(out.trim().split('\n')).to.deep.equal(['/app/main.mjs EACCES', '/app/x EACCES']);
     });
   });
@@ -343,6 +329,11 @@ function httpsStatus(url: string): Promise<number> {
 }
 
 /** node, as the image's entrypoint names it. */
+/** Runs `script` with the image's node, as its user, without a network; returns what it printed. */
+function nodeInImage(script: string): string {
+  return docker(['run', '--rm', '--network=none', '--entrypoint', nodePath(), IMAGE, '-e', script]);
+}
+
 function nodePath(): string {
   return (
     JSON.parse(docker(['image', 'inspect', '--format', '{{json .Config.Entrypoint}}', IMAGE])) as string[]
