@@ -21,16 +21,18 @@ export type Enqueue = (req: Request, event: HandlerEvent, obj: KubeObject, prior
 
 /**
  * How soon an event's Request should run. `low` for what only confirms a state: an object of the
- * initial list, a resync (the same resourceVersion again). `high` for a change a person made to a
- * primary object: a new one, or a new generation of its spec. `normal` for the rest (a child
- * changed or went away). controller-runtime lowers the first the same way; the high one is ours.
+ * initial list, a resync (the same resourceVersion again). `high` for a new generation of a primary
+ * object's spec: an edit a person made to something that already runs. `normal` for the rest: a new
+ * primary object, a child changed or went away. A new object is not `high`, so that an edit is not
+ * queued behind a thousand labs created at once; it is still ahead of an initial list.
+ * controller-runtime lowers the first the same way; the high one is ours.
  */
 export function priorityOf(
   event: HandlerEvent,
   obj: KubeObject,
   options: { primary: boolean; isInInitialList?: boolean; oldObj?: KubeObject },
 ): Priority {
-  if (event === 'add') return options.isInInitialList ? 'low' : options.primary ? 'high' : 'normal';
+  if (event === 'add') return options.isInInitialList ? 'low' : 'normal';
   if (event === 'update' && options.oldObj) {
     const before = options.oldObj.metadata;
     const rv = obj.metadata?.resourceVersion;

@@ -183,7 +183,7 @@ describe('handlers', () => {
       ]);
     });
 
-    it('asks low for the initial list and a resync, high for a new primary or a new generation of one, normal for the rest', () => {
+    it('asks low for the initial list and a resync, high for a new generation of a primary, normal for the rest (a new primary included)', () => {
       const asked: string[] = [];
       const lab = (rv: string, generation: number): KubeObject => obj({ resourceVersion: rv, generation });
       const primary = toInformerHandler(
@@ -201,7 +201,7 @@ describe('handlers', () => {
       primary.onDelete?.(lab('4', 2));
       expect(asked).to.deep.equal([
         'add low',
-        'add high',
+        'add normal',
         'update low',
         'update high',
         'update normal',
