@@ -140,7 +140,7 @@ kind-down: ## Delete the kind cluster made by kind-e2e.
 
 # Benchmark sizes (see bench/README.md). Not part of `make test`.
 SIZES ?= 100,1000
-MEMORY_SIZES ?= 1000,5000
+MEMORY_SIZES ?= 1000,5000,10000
 EDITS ?= 200
 OPERATORS ?= peer,ours
 

@@ -5,7 +5,7 @@
  * order: lib/operators.ts builds the operators, lib/plane.ts starts the plane,
  * lib/loops.ts measures (with lib/figures.ts), lib/report.ts prints and saves.
  *
- *   npx tsx bench/run.ts [--sizes=100,1000] [--memory-sizes=1000,5000] [--edits=200]
+ *   npx tsx bench/run.ts [--sizes=100,1000] [--memory-sizes=1000,5000,10000] [--edits=200]
  *                        [--operators=peer,ours] [--quick] [--out=bench/results]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +23,7 @@ import { finish, newReport, writeReport } from './lib/report.js';
 const { values: flags } = parseArgs({
   options: {
     sizes: { type: 'string', default: '100,1000' },
-    'memory-sizes': { type: 'string', default: '1000,5000' },
+    'memory-sizes': { type: 'string', default: '1000,5000,10000' },
     edits: { type: 'string', default: '200' },
     operators: { type: 'string', default: 'peer,ours' },
     concurrency: { type: 'string', default: '4' },
@@ -52,7 +52,7 @@ const quick = flags.quick;
 const options: BenchOptions = {
   quick,
   sizes: quick ? [20] : numbers(flags.sizes),
-  memorySizes: quick ? [20, 60] : numbers(flags['memory-sizes']),
+  memorySizes: quick ? [20, 60, 100] : numbers(flags['memory-sizes']),
   edits: quick ? 20 : Number(flags.edits),
   operators: flags.operators.split(',').filter(Boolean) as OperatorName[],
   concurrency: Number(flags.concurrency),

@@ -26,23 +26,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import type { StudyLab, StudyLabStatus } from '../src/api/v1alpha1/index.js';
-import { Client } from '../src/runtime/index.js';
 import { StudyLabs } from '../src/studylab/resources.js';
 import { statusChanges, statusEqual } from '../src/studylab/status.js';
-import {
-  kubectl,
-  LocalControlPlane,
-  OPERATOR_NAMESPACE,
-  OPERATOR_SERVICE_ACCOUNT,
-  renderDeploy,
-} from '../src/testenv/index.js';
 import { createLabs } from './lib/labs.js';
 import { buildOperators, startOperator, waitFor, waitIdle } from './lib/operators.js';
 import { log, type BenchOptions } from './lib/options.js';
-import { createNamespace, type Bench, type Plane } from './lib/plane.js';
+import { createNamespace, startPlane, type Bench } from './lib/plane.js';
 import { percentile } from './lib/stats.js';
 import { countWhere, labReady, NamespaceWatch } from './lib/watch.js';
 
@@ -292,23 +282,6 @@ function report(byLab: Map<string, Write[]>, n: number, failed: number, seconds:
   return out.join('\n');
 }
 
-/** What `kubectl apply -k deploy/` installs minus the operator's Deployment (as bench/lib/plane.ts does). */
-async function install(c: LocalControlPlane): Promise<string> {
-  const objects = renderDeploy(c).filter(
-    (o) =>
-      !(
-        o.kind === 'Deployment' && (o.metadata as { name?: string } | undefined)?.name === 'studylab-operator'
-      ),
-  );
-  kubectl(
-    c,
-    ['apply', '--server-side', '--force-conflicts', '-f', '-'],
-    objects.map((o) => stringify(o)).join('---\n'),
-  );
-  kubectl(c, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/studylabs.studylab.io']);
-  return (await c.serviceAccountKubeConfig(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, 3600)).path;
-}
-
 async function main(): Promise<void> {
   const n = Number(flags.labs);
   const audit = flags.source === 'audit';
@@ -327,23 +300,9 @@ async function main(): Promise<void> {
   };
   if (!flags['no-bundle']) buildOperators(['ours']);
   log(`starting the local control plane${audit ? ', auditing the operator ServiceAccount writes' : ''}`);
-  const c = await LocalControlPlane.start({
-    controllerManagerArgs: ['--kube-api-qps=1000', '--kube-api-burst=2000'],
-    ...(audit && { auditWritesOf: [`system:serviceaccounts:${OPERATOR_NAMESPACE}`] }),
-  });
-  process.once('exit', () => void c.stop());
+  const plane = await startPlane({ auditOperatorWrites: audit });
   const logDir = mkdtempSync(join(tmpdir(), 'studylab-status-gaps-'));
   try {
-    const saKubeconfig = await install(c);
-    const saKc = new KubeConfig();
-    saKc.loadFromFile(saKubeconfig);
-    const plane: Plane = {
-      admin: new Client(c.kubeConfig, { userAgent: 'studylab-bench' }),
-      saClient: new Client(saKc, { userAgent: 'studylab-bench-ceiling' }),
-      adminKc: c.kubeConfig,
-      saKubeconfig,
-      stop: () => c.stop(),
-    };
     const bench: Bench = { plane, options, peerBinary: '', logDir };
     const ns = `status-gaps-${n}`;
     await createNamespace(plane, ns);
@@ -364,7 +323,7 @@ async function main(): Promise<void> {
       log(`all Ready after ${((readyAt - t0) / 1000).toFixed(1)} s; waiting for the operator to be idle`);
       await waitIdle(op, options.timeoutMs);
       await labs.stop();
-      const { byLab, failed } = audit ? readWrites(c.auditLogPath!, ns) : { byLab: seen, failed: 0 };
+      const { byLab, failed } = audit ? readWrites(plane.auditLogPath!, ns) : { byLab: seen, failed: 0 };
       const seenCount = [...seen.values()].reduce((a, ws) => a + ws.length, 0);
       process.stdout.write(
         `# bench/status-gaps.ts --labs=${n} --source=${flags.source} --concurrency=${options.concurrency}, ${new Date().toISOString()}\n`,
@@ -385,7 +344,7 @@ async function main(): Promise<void> {
     }
   } finally {
     rmSync(logDir, { recursive: true, force: true });
-    await c.stop();
+    await plane.stop();
   }
 }
 

@@ -128,6 +128,41 @@ export interface MemoryResult {
   heapMiB: number;
   rssKiBPerLab: number;
   heapKiBPerLab: number;
+  /** The API server's and etcd's RSS at that moment: they hold every lab of the run so far, of both operators. */
+  plane?: { apiServerMiB: number; etcdMiB: number };
+}
+
+/** Labs added to a converged namespace (from -> to), timed as a convergence is. */
+export interface GrowthResult extends ConvergenceResult {
+  from: number;
+  to: number;
+}
+
+/**
+ * Spec edits made while the operator is busy with many labs, each timed from its PATCH until the
+ * Deployment shows the new image: what a user waits for during a storm.
+ */
+export interface StormResult {
+  /** Labs the operator worked through: converged labs it restarted onto, or labs created at once. */
+  labs: number;
+  edits: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** How long the storm lasted: started -> every lab reconciled once (restart), first create -> all reconciled (create). */
+  seconds: number;
+}
+
+/** A restart onto converged labs with one way of listing: what it cost us and the API server. */
+export interface ListModeResult {
+  mode: 'paginate' | 'stream';
+  labs: number;
+  syncedSeconds: number;
+  allReconciledSeconds: number;
+  /** Our process's peak RSS from its start until every lab was reconciled (VmHWM). */
+  peakRssMiB: number;
+  /** The API server's peak RSS over the same span (its VmHWM, reset when the restart began). */
+  apiServerPeakRssMiB: number;
 }
 
 export interface RestartResult {
@@ -150,13 +185,28 @@ export interface OperatorResults {
   convergence: ConvergenceResult[];
   latency?: LatencyResult;
   memory: MemoryResult[];
+  /** The restart onto the most labs of the run (10 000 in a full run); every restart is in `restarts`. */
   restart?: RestartResult;
+  /** Every restart, by labs: at the largest convergence size, during the storm, at the largest memory size. */
+  restarts: RestartResult[];
+  /** Each growth of the namespace to a larger memory size. */
+  growth: GrowthResult[];
+  storm: { restart?: StormResult; create?: StormResult };
+  /** Ours only: the restart onto the most labs with each way of listing. */
+  listModes?: ListModeResult[];
   equivalence?: EquivalenceResult;
   idle: { rssMiB: number; heapMiB: number };
 }
 
 export function emptyResults(): OperatorResults {
-  return { convergence: [], memory: [], idle: { rssMiB: 0, heapMiB: 0 } };
+  return {
+    convergence: [],
+    memory: [],
+    restarts: [],
+    growth: [],
+    storm: {},
+    idle: { rssMiB: 0, heapMiB: 0 },
+  };
 }
 
 // --- memory --------------------------------------------------------------------------------------------

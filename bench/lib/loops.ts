@@ -4,15 +4,16 @@
  * convergence of N new labs; at the smallest size equivalence and single-change latency; at the
  * largest memory and a restart. Growing to the larger memory sizes comes last, once every operator
  * has converged the largest size, so no operator converges on a plane holding another's 5000 labs.
+ * The growth holds the storms (labs created at once, then a restart onto thousands, each while a
+ * user edits labs), and ends with a restart onto the most labs (for ours, once with each way of
+ * listing).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { V1Deployment } from '@kubernetes/client-node';
 import type { StudyLab } from '../../src/api/v1alpha1/index.js';
-import { Deployments } from '../../src/runtime/index.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/studylab/labels.js';
 import { StudyLabs } from '../../src/studylab/resources.js';
+import { Editor, stormResult } from './editor.js';
 import {
   countRequests,
   emptyResults,
@@ -27,13 +28,16 @@ import {
   type CeilingResult,
   type ConvergenceResult,
   type Footprint,
+  type GrowthResult,
   type LatencyResult,
+  type ListModeResult,
   type MemoryResult,
   type OperatorResults,
   type RestartResult,
+  type StormResult,
 } from './figures.js';
 import { claimsBound, createLabs, labName } from './labs.js';
-import type { OperatorName, OperatorProcess } from './operator-process.js';
+import { procMemory, resetPeakRss, type OperatorName, type OperatorProcess } from './operator-process.js';
 import { ceiling, ceilingNamespace, startOperator, waitFor, waitIdle } from './operators.js';
 import { largestSize, log, smallestSize } from './options.js';
 import { createNamespace, type Bench } from './plane.js';
@@ -130,6 +134,7 @@ async function benchOperatorAt(
       const [r, restarted] = await restart(bench, op, ns, n, `${n}-restart`);
       op = restarted;
       results.restart = r;
+      results.restarts.push(r);
       log(
         `${name}: restart: first reconcile ${r.firstReconcileSeconds} s, all ${r.allReconciledSeconds} s, ${r.resyncWrites} writes`,
       );
@@ -142,9 +147,11 @@ async function benchOperatorAt(
 }
 
 /**
- * Grows a kept operator's namespace to each larger memory size and stops it.
- * This runs once every operator has converged the largest size, so no
- * operator's convergence is measured on a plane holding another's 5000 labs.
+ * Grows a kept operator's namespace to each larger memory size and stops it. This runs once every
+ * operator has converged the largest size, so no operator's convergence is measured on a plane
+ * holding another's 5000 labs. On the way: the create storm (as many labs as it holds, created at
+ * once, while a user edits), the restart storm at each memory size below the largest, and at the
+ * largest a plain restart (and ours with each way of listing).
  */
 async function growForMemory(
   bench: Bench,
@@ -152,15 +159,55 @@ async function growForMemory(
   kept: Kept,
   results: OperatorResults,
 ): Promise<void> {
-  const { op, ns, baseline } = kept;
+  const { ns, baseline } = kept;
+  let { op } = kept;
   try {
     let have = kept.labs;
-    for (const m of bench.options.memorySizes.filter((s) => s > have)) {
-      log(`${name}: growing to ${m} labs for memory`);
-      await converge(bench, op, ns, have, m);
-      have = m;
+    const sizes = bench.options.memorySizes.filter((s) => s > have);
+    for (const m of sizes) {
+      if (!results.storm.create) {
+        const to = Math.min(m, have + kept.labs);
+        log(`${name}: create storm: ${to - have} labs created at once while a user edits`);
+        const [growth, storm] = await stormCreate(bench, op, ns, have, to);
+        results.growth.push(growth);
+        results.storm.create = storm;
+        have = to;
+        log(
+          `${name}: create storm: edits p50 ${storm.p50Ms} ms, p99 ${storm.p99Ms} ms (${storm.edits} edits)`,
+        );
+      }
+      if (m > have) {
+        log(`${name}: growing to ${m} labs`);
+        results.growth.push({ ...(await converge(bench, op, ns, have, m)), from: have, to: m });
+        have = m;
+        const g = results.growth.at(-1)!;
+        log(
+          `${name}: ${g.from} -> ${g.to} labs reconciled in ${g.reconciledSeconds} s, Ready in ${g.readySeconds} s`,
+        );
+      }
       results.memory.push(await idleMemory(bench, op, m, baseline));
       log(`${name}: memory at ${m} labs: RSS ${results.memory.at(-1)!.rssMiB} MiB`);
+      if (m !== sizes.at(-1)) {
+        if (results.storm.restart) continue;
+        log(`${name}: restart storm onto ${m} labs`);
+        const [r, storm, next] = await stormRestart(bench, op, ns, m);
+        op = next;
+        results.restarts.push(r);
+        results.storm.restart = storm;
+        log(
+          `${name}: restart storm: edits p50 ${storm.p50Ms} ms, p99 ${storm.p99Ms} ms (${storm.edits} edits)`,
+        );
+      } else {
+        log(`${name}: restart with ${m} labs`);
+        const [r, next] = await restart(bench, op, ns, m, `${m}-restart`);
+        op = next;
+        results.restart = r;
+        results.restarts.push(r);
+        log(
+          `${name}: restart: caches synced ${r.syncedSeconds} s, all reconciled ${r.allReconciledSeconds} s`,
+        );
+        if (name === 'ours') [results.listModes, op] = await listModes(bench, op, ns, m);
+      }
     }
   } finally {
     await op.stop();
@@ -175,7 +222,14 @@ async function idleMemory(
   baseline: Footprint,
 ): Promise<MemoryResult> {
   await waitIdle(op, bench.options.timeoutMs);
-  return memory(op, labs, baseline);
+  const mib = (pid: number): number => round(procMemory(pid, 'VmRSS') / 2 ** 20, 1);
+  return {
+    ...(await memory(op, labs, baseline)),
+    plane: {
+      apiServerMiB: mib(bench.plane.pidOf('kube-apiserver')),
+      etcdMiB: mib(bench.plane.pidOf('etcd')),
+    },
+  };
 }
 
 /** Labs [from, to) created in `ns`, timed until the operator has reconciled them all and they are Ready. */
@@ -256,51 +310,40 @@ async function latency(
   n: number,
   edits: number,
 ): Promise<LatencyResult> {
-  const { admin } = bench.plane;
-  const deployments = new NamespaceWatch<V1Deployment>(
-    admin,
-    Deployments,
-    ns,
-    `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
-  );
-  const labs = new NamespaceWatch<StudyLab>(admin, StudyLabs, ns);
-  await Promise.all([deployments.start(), labs.start()]);
+  const editor = await Editor.open(bench, ns);
+  const labs = new NamespaceWatch<StudyLab>(bench.plane.admin, StudyLabs, ns);
+  await labs.start();
   const samples: number[] = [];
   for (let e = 0; e < edits; e++) {
     const name = labName(e % n);
-    const image = `registry.example/studylab/app:edit-${e}`;
-    const t0 = performance.now();
-    const edited = await admin.patch<StudyLab>(
-      StudyLabs,
-      ns,
-      name,
-      { spec: { app: { image } } },
-      { type: 'merge' },
-    );
-    const t1 = await deployments.until(
-      (m) => m.get(name)?.spec?.template?.spec?.containers?.[0]?.image === image,
-      30_000,
-      `Deployment ${name} with ${image}`,
-    );
-    samples.push(t1 - t0);
-    if (process.env.BENCH_TRACE) log(`edit ${name}: ${(t1 - t0).toFixed(1)} ms`);
+    const { ms, generation } = await editor.edit(name, `registry.example/studylab/app:edit-${e}`);
+    samples.push(ms);
+    if (process.env.BENCH_TRACE) log(`edit ${name}: ${ms.toFixed(1)} ms`);
     await labs.until(
       (m) => {
         const lab = m.get(name);
-        return !!lab && lab.metadata.generation === edited.metadata.generation && labReady(lab);
+        return !!lab && lab.metadata.generation === generation && labReady(lab);
       },
       30_000,
       `${name} Ready after the edit`,
     );
     await waitIdle(op, bench.options.timeoutMs, 300);
   }
-  await Promise.all([deployments.stop(), labs.stop()]);
+  await Promise.all([editor.close(), labs.stop()]);
   return {
     edits,
     p50Ms: round(percentile(samples, 50)!, 1),
     p99Ms: round(percentile(samples, 99)!, 1),
     maxMs: round(Math.max(...samples), 1),
   };
+}
+
+/** What a restart may do besides restarting: flags for the new process, work while it is busy. */
+interface RestartOptions {
+  /** Flags for the new process (ours only). */
+  args?: readonly string[];
+  /** Called once the new process reports started; `busy` holds until it has reconciled every lab once. */
+  whileBusy?: (busy: () => boolean) => Promise<void>;
 }
 
 /** Stops the operator and starts a new one on its converged labs: how soon it works, and what its resync writes. */
@@ -310,24 +353,31 @@ async function restart(
   ns: string,
   labs: number,
   tag: string,
+  opts: RestartOptions = {},
 ): Promise<[RestartResult, OperatorProcess]> {
   const { timeoutMs } = bench.options;
   await old.stop();
   const requests = await countRequests(bench.plane);
   const t0 = performance.now();
-  const op = await startOperator(bench, old.name, ns, tag);
+  const op = await startOperator(bench, old.name, ns, tag, opts.args);
   let tSynced: number | undefined;
   let tFirst: number | undefined;
+  let done = false;
+  let during: Promise<void> | undefined;
   const tAll = await waitFor(
     `${op.name} to reconcile ${labs} labs after a restart`,
     async () => {
-      tSynced ??= (await op.isStarted()) ? performance.now() : undefined;
+      if (tSynced === undefined && (await op.isStarted())) {
+        tSynced = performance.now();
+        during = opts.whileBusy?.(() => !done);
+      }
       const r = await op.reconciles().catch(() => 0);
       if (r >= 1) tFirst ??= performance.now();
       return r >= labs && (await op.queueDepth()) === 0;
     },
     timeoutMs,
-  );
+  ).finally(() => (done = true));
+  await during;
   await waitIdle(op, timeoutMs);
   const byRequest = await requests.take();
   const writes = writesIn(byRequest);
@@ -342,4 +392,90 @@ async function restart(
     },
     op,
   ];
+}
+
+/**
+ * The restart storm: a restart onto `labs` converged labs while a user edits labs at a steady pace,
+ * from the moment the new process reports started until it has reconciled every lab once.
+ */
+async function stormRestart(
+  bench: Bench,
+  old: OperatorProcess,
+  ns: string,
+  labs: number,
+): Promise<[RestartResult, StormResult, OperatorProcess]> {
+  const editor = await Editor.open(bench, ns);
+  let samples: number[] = [];
+  let tStart = 0;
+  let tEnd = 0;
+  try {
+    const [r, op] = await restart(bench, old, ns, labs, `${labs}-storm-restart`, {
+      whileBusy: async (busy) => {
+        tStart = performance.now();
+        samples = await editor.editWhile(
+          labs,
+          () => busy() || ((tEnd ||= performance.now()), false),
+          { everyMs: 50, max: bench.options.edits },
+          'storm-restart',
+        );
+      },
+    });
+    return [r, stormResult(labs, samples, ((tEnd || performance.now()) - tStart) / 1000), op];
+  } finally {
+    await editor.close();
+  }
+}
+
+/** The create storm: labs [from, to) created at once while a user edits the converged labs [0, from). */
+async function stormCreate(
+  bench: Bench,
+  op: OperatorProcess,
+  ns: string,
+  from: number,
+  to: number,
+): Promise<[GrowthResult, StormResult]> {
+  const editor = await Editor.open(bench, ns);
+  try {
+    let done = false;
+    const edits = editor.editWhile(
+      from,
+      () => !done,
+      { everyMs: 250, max: bench.options.edits },
+      'storm-create',
+    );
+    const growth = await converge(bench, op, ns, from, to).finally(() => (done = true));
+    const samples = await edits;
+    return [{ ...growth, from, to }, stormResult(to - from, samples, growth.reconciledSeconds)];
+  } finally {
+    await editor.close();
+  }
+}
+
+/** Restarts ours onto `labs` converged labs with each way of listing, reading its and the API server's peak RSS. */
+async function listModes(
+  bench: Bench,
+  old: OperatorProcess,
+  ns: string,
+  labs: number,
+): Promise<[ListModeResult[], OperatorProcess]> {
+  const results: ListModeResult[] = [];
+  let op = old;
+  const apiServer = bench.plane.pidOf('kube-apiserver');
+  for (const mode of ['paginate', 'stream'] as const) {
+    resetPeakRss(apiServer);
+    const [r, next] = await restart(bench, op, ns, labs, `${labs}-list-${mode}`, {
+      args: [`--list-mode=${mode}`],
+    });
+    op = next;
+    results.push({
+      mode,
+      labs,
+      syncedSeconds: r.syncedSeconds,
+      allReconciledSeconds: r.allReconciledSeconds,
+      peakRssMiB: round(op.peakRssBytes() / 2 ** 20, 1),
+      apiServerPeakRssMiB: round(procMemory(apiServer, 'VmHWM') / 2 ** 20, 1),
+    });
+    log(`ours: list mode ${mode} at ${labs} labs: ${JSON.stringify(results.at(-1))}`);
+  }
+  return [results, op];
 }

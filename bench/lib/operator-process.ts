@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, REPO_ROOT, sumMetric } from '../../src/testenv/index.js';
 
@@ -33,6 +33,21 @@ export interface OperatorSpec {
 
 /** USER_HZ: /proc counts CPU time in these; 100 on every Linux architecture Node runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * A process's memory from /proc/<pid>/status: VmRSS now, or VmHWM, the peak since it started or
+ * since resetPeakRss. Any process, so the plane's components are read the same way as the operators.
+ */
+export function procMemory(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no ${field} for ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+/** Starts a new peak: writing 5 to clear_refs resets VmHWM to the current RSS (proc(5); needs root or the owner). */
+export function resetPeakRss(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
 
 /** What the benchmark reads from a running operator. */
 export class OperatorProcess {
@@ -137,10 +152,12 @@ export class OperatorProcess {
 
   /** Resident set size from /proc, the same way for both. */
   rssBytes(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    if (!m) throw new Error(`no VmRSS for ${this.pid}`);
-    return Number(m[1]) * 1024;
+    return procMemory(this.pid, 'VmRSS');
+  }
+
+  /** The highest RSS this process has had (since it started, or since resetPeakRss). */
+  peakRssBytes(): number {
+    return procMemory(this.pid, 'VmHWM');
   }
 
   /**

@@ -47,12 +47,13 @@ export function buildOperators(operators: readonly OperatorName[]): string {
   }).trim();
 }
 
-/** A fresh operator process watching `namespace`, logging to `<name>-<tag>.log`. */
+/** A fresh operator process watching `namespace`, logging to `<name>-<tag>.log`; `args` are added to ours only. */
 export async function startOperator(
   bench: Bench,
   name: OperatorName,
   namespace: string,
   tag: string,
+  args: readonly string[] = [],
 ): Promise<OperatorProcess> {
   const { options } = bench;
   return OperatorProcess.start(
@@ -65,7 +66,7 @@ export async function startOperator(
       logDir: bench.logDir,
       nodeArgs: options.ours.nodeArgs,
       logLevel: options.ours.logLevel,
-      extraArgs: options.ours.extraArgs,
+      extraArgs: [...options.ours.extraArgs, ...args],
     },
     `${name}-${tag}`,
   );

@@ -5,6 +5,8 @@
  * shipped ServiceAccount's token: what they may do is what the shipped RBAC allows.
  */
 import { KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Client, Namespaces } from '../../src/runtime/index.js';
 import {
@@ -22,8 +24,15 @@ export interface Plane {
   saClient: Client;
   adminKc: KubeConfig;
   saKubeconfig: string;
+  /** Where kube-apiserver writes its audit events, when started with auditOperatorWrites. */
+  auditLogPath: string | undefined;
+  /** The PID of a component of the plane (as src/testenv records it), to read its memory from /proc. */
+  pidOf(component: PlaneComponent): number;
   stop(): Promise<void>;
 }
+
+/** The components whose memory the bench reads: the API server and etcd hold every lab too. */
+export type PlaneComponent = 'kube-apiserver' | 'etcd';
 
 /** What every loop is handed: the plane, the options, and where the operators come from and log to. */
 export interface Bench {
@@ -34,12 +43,17 @@ export interface Bench {
   logDir: string;
 }
 
-/** Starts the plane and installs deploy/; the plane is stopped on exit too, however the run ends. */
-export async function startPlane(): Promise<Plane> {
+/**
+ * Starts the plane and installs deploy/; the plane is stopped on exit too, however the run ends.
+ * `auditOperatorWrites` makes kube-apiserver audit the operator ServiceAccount's writes
+ * (`auditLogPath`), for a figure that needs each write's time and body.
+ */
+export async function startPlane(opts: { auditOperatorWrites?: boolean } = {}): Promise<Plane> {
   const c = await LocalControlPlane.start({
     // kube-controller-manager's client defaults to 20 requests/s per controller; at that rate the claim
     // binder and the Deployment controller, not the operators, would decide when 1000 labs are Ready.
     controllerManagerArgs: ['--kube-api-qps=1000', '--kube-api-burst=2000'],
+    ...(opts.auditOperatorWrites && { auditWritesOf: [`system:serviceaccounts:${OPERATOR_NAMESPACE}`] }),
   });
   const stopPlane = (): void => void c.stop();
   process.once('exit', stopPlane);
@@ -51,6 +65,8 @@ export async function startPlane(): Promise<Plane> {
     saClient: new Client(saKc, { userAgent: 'studylab-bench-ceiling' }),
     adminKc: c.kubeConfig,
     saKubeconfig,
+    auditLogPath: c.auditLogPath,
+    pidOf: (component) => Number(readFileSync(join(c.dir, 'pids', component), 'utf8')),
     stop: () => c.stop(),
   };
 }

@@ -154,7 +154,11 @@ function render(report: Report, options: BenchOptions): string {
     rows.push([`  operator CPU per lab (ms)`, ...get((r) => conv(r)?.cpuMsPerLab), '-']);
     rows.push([`  reconcile errors`, ...get((r) => conv(r)?.reconcileErrors), '-']);
   }
-  rows.push([`resync of ${largest} converged labs: writes`, ...get((r) => r.restart?.resyncWrites), '-']);
+  rows.push([
+    `resync of ${largest} converged labs: writes`,
+    ...get((r) => r.restarts.find((x) => x.labs === largest)?.resyncWrites),
+    '-',
+  ]);
   rows.push([`single change p50 (ms), ${options.edits} edits`, ...get((r) => r.latency?.p50Ms), '-']);
   rows.push([`single change p99 (ms)`, ...get((r) => r.latency?.p99Ms), '-']);
   rows.push([
@@ -180,9 +184,64 @@ function render(report: Report, options: BenchOptions): string {
       '-',
     ]);
   }
-  rows.push([`restart ${largest} labs: caches synced (s)`, ...get((r) => r.restart?.syncedSeconds), '-']);
-  rows.push([`  first reconcile done (s)`, ...get((r) => r.restart?.firstReconcileSeconds), '-']);
-  rows.push([`  all labs reconciled (s)`, ...get((r) => r.restart?.allReconciledSeconds), '-']);
+  for (const m of options.memorySizes) {
+    const plane = (r: OperatorResults) => r.memory.find((y) => y.labs === m)?.plane;
+    rows.push([
+      `  plane then: API server / etcd RSS (MiB)`,
+      ...get((r) => plane(r) && `${plane(r)!.apiServerMiB} / ${plane(r)!.etcdMiB}`),
+      '-',
+    ]);
+  }
+  const growths = [
+    ...new Set(ops.flatMap((o) => report.operators[o]!.growth.map((g) => `${g.from}-${g.to}`))),
+  ];
+  for (const key of growths) {
+    const g = (r: OperatorResults) => r.growth.find((x) => `${x.from}-${x.to}` === key);
+    rows.push([
+      `growth ${key.replace('-', ' -> ')} labs: all reconciled (s)`,
+      ...get((r) => g(r)?.reconciledSeconds),
+      '-',
+    ]);
+    rows.push([`  all Ready (s)`, ...get((r) => g(r)?.readySeconds), '-']);
+    rows.push([`  writes per lab`, ...get((r) => g(r)?.writesPerLab), '-']);
+  }
+  const restarts = [...new Set(ops.flatMap((o) => report.operators[o]!.restarts.map((x) => x.labs)))];
+  for (const labs of restarts.sort((a, b) => a - b)) {
+    const x = (r: OperatorResults) => r.restarts.find((y) => y.labs === labs);
+    rows.push([`restart ${labs} labs: caches synced (s)`, ...get((r) => x(r)?.syncedSeconds), '-']);
+    rows.push([`  first reconcile done (s)`, ...get((r) => x(r)?.firstReconcileSeconds), '-']);
+    rows.push([`  all labs reconciled (s)`, ...get((r) => x(r)?.allReconciledSeconds), '-']);
+    rows.push([`  writes`, ...get((r) => x(r)?.resyncWrites), '-']);
+  }
+  for (const kind of ['restart', 'create'] as const) {
+    const s = (r: OperatorResults) => r.storm[kind];
+    const what = (r: OperatorResults) =>
+      kind === 'restart' ? `restart onto ${s(r)?.labs} labs` : `${s(r)?.labs} labs created at once`;
+    const first = ops.map((o) => report.operators[o]!).find((r) => s(r));
+    if (!first) continue;
+    rows.push([`edits during the ${what(first)}: p50 (ms)`, ...get((r) => s(r)?.p50Ms), '-']);
+    rows.push([`  p99 (ms)`, ...get((r) => s(r)?.p99Ms), '-']);
+    rows.push([
+      `  edits / storm length (s)`,
+      ...get((r) => s(r) && `${s(r)!.edits} / ${s(r)!.seconds}`),
+      '-',
+    ]);
+  }
+  for (const mode of ['paginate', 'stream'] as const) {
+    const l = (r: OperatorResults) => r.listModes?.find((y) => y.mode === mode);
+    const first = ops.map((o) => report.operators[o]!).find((r) => l(r));
+    if (!first) continue;
+    rows.push([
+      `restart ${l(first)!.labs} labs, list mode ${mode}: synced / all (s)`,
+      ...get((r) => l(r) && `${l(r)!.syncedSeconds} / ${l(r)!.allReconciledSeconds}`),
+      '-',
+    ]);
+    rows.push([
+      `  peak RSS: operator / API server (MiB)`,
+      ...get((r) => l(r) && `${l(r)!.peakRssMiB} / ${l(r)!.apiServerPeakRssMiB}`),
+      '-',
+    ]);
+  }
   rows.push([
     `children and status equal to ours`,
     ...get((r) => r.equivalence && `${r.equivalence.equal}/${r.equivalence.labs}`),
@@ -197,7 +256,8 @@ function render(report: Report, options: BenchOptions): string {
     for (const loop of report.ceiling.filter((x) => x.n === n))
       out += `  ${loopName(loop.writes)} ${n}: ${fmtVerbs(loop.requestsPerLab)}\n`;
   }
-  out += `Requests during the resync of ${largest} converged labs, by verb and resource:\n`;
-  for (const o of ops) out += `  ${o}: ${fmtVerbs(report.operators[o]!.restart?.resyncRequests)}\n`;
+  out += `Requests during each restart onto converged labs, by verb and resource:\n`;
+  for (const o of ops)
+    for (const r of report.operators[o]!.restarts) out += `  ${o} ${r.labs}: ${fmtVerbs(r.resyncRequests)}\n`;
   return out;
 }
