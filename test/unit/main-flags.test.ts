@@ -46,8 +46,7 @@ describe('main: --list-mode', function () {
   it('refuses any other value, naming the flag, before anything starts (exit code 2)', async function () {
     const written: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) =>
-      written.push(String(chunk)) > 0);
+    process.stderr.write = (chunk: string) => written.push(String(chunk)) > 0;
     let code: number;
     try {
       code = await main(['--list-mode=watchlist']);
