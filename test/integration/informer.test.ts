@@ -2,11 +2,12 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Client, isGone } from '../../src/runtime/client.js';
+import { Client, isGone, type WatchOptions } from '../../src/runtime/client.js';
 import { Informer, type InformerOptions } from '../../src/runtime/informer.js';
 import { createLogger, type Logger } from '../../src/runtime/logger.js';
 import { Metrics } from '../../src/runtime/metrics.js';
 import { ConfigMaps, Namespaces, type KubeObject } from '../../src/runtime/resources.js';
+import type { ListerWatcher } from '../../src/runtime/watcher.js';
 import { LocalControlPlane } from '../../src/testenv/index.js';
 import { cluster, eventually, testNamespace } from '../support/cluster.js';
 import { TcpProxy, viaProxy } from '../support/tcp-proxy.js';
@@ -125,7 +126,7 @@ describe('Informer (integration)', function () {
 
   /** A started informer, stopped after the test. */
   function startInformer(
-    c: Client,
+    c: ListerWatcher,
     options: InformerOptions<ConfigMap>,
     deps: { logger?: Logger; metrics?: Metrics } = {},
   ): { informer: Informer<ConfigMap>; mirror: HandlerMirror } {
@@ -169,6 +170,48 @@ describe('Informer (integration)', function () {
     expect(informer.store.list().every((o) => o.metadata?.managedFields === undefined)).to.equal(true);
     expect(informer.store.getByName(ns, 'cm-0')?.data).to.deep.equal({ v: '1' });
     expect(mirror.log.filter((l) => l.startsWith('delete '))).to.have.length(40);
+  });
+
+  it("listMode 'stream': one watch with sendInitialEvents brings every pre-created object, then the changes on the same stream", async function () {
+    const ns = await testNamespace('informer-stream');
+    const names = Array.from({ length: 50 }, (_, i) => `pre-${i}`);
+    await inParallel(names, 10, (n) => client.create(ConfigMaps, configMap(ns, n, { v: '0' })));
+
+    // The real client, with every call it is asked for written down.
+    const lists: unknown[] = [];
+    const watches: WatchOptions[] = [];
+    const counting: ListerWatcher = {
+      list: (t, opts) => {
+        lists.push(opts);
+        return client.list(t, opts);
+      },
+      watch: (t, opts, onEvent) => {
+        watches.push(opts);
+        return client.watch(t, opts, onEvent);
+      },
+    };
+    const initialAdds: string[] = [];
+    const { informer, mirror } = startInformer(counting, { namespace: ns, listMode: 'stream' });
+    informer.addEventHandler({ onAdd: (o, initial) => initial && initialAdds.push(name(o)) });
+    await informer.waitForSync();
+
+    // kube-root-ca.crt is in every namespace, besides ours.
+    expect(informer.store.keys().filter((k) => k.startsWith(`${ns}/pre-`))).to.have.length(50);
+    await expectConverged(client, informer, mirror, ns);
+    expect(initialAdds).to.include.members(names);
+    expect(lists, 'no list request').to.deep.equal([]);
+    expect(watches).to.have.length(1);
+    expect(watches[0]).to.include({ sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' });
+
+    await client.patch(ConfigMaps, ns, 'pre-0', { data: { v: '1' } }, { type: 'merge' });
+    await client.delete(ConfigMaps, ns, 'pre-1');
+    await client.create(ConfigMaps, configMap(ns, 'born-after-sync'));
+    await expectConverged(client, informer, mirror, ns);
+    expect(informer.store.getByName(ns, 'pre-0')?.data).to.deep.equal({ v: '1' });
+    expect(mirror.log).to.include.members(['delete pre-1', 'add born-after-sync']);
+    expect(mirror.log.some((l) => l.startsWith('update pre-0 '))).to.equal(true);
+    expect(watches, 'the changes came on the stream that listed').to.have.length(1);
+    expect(informer.stats()).to.include({ state: 'Watching', relists: 0, watchRestarts: 0 });
   });
 
   it('honours label selectors and watches across namespaces when no namespace is given', async function () {
