@@ -195,6 +195,8 @@ export class Watcher<T extends KubeObject = KubeObject> {
   private watchesSinceList = 0;
   /** Starts as options.listMode; a server that refuses a streaming list turns it to 'paginate' for good. */
   private listMode: ListMode;
+  /** The list about to be made replaces a refused streaming list: the same list, not a relist. */
+  private replacesRefusedStream = false;
 
   constructor(
     client: ListerWatcher,
@@ -279,7 +281,8 @@ export class Watcher<T extends KubeObject = KubeObject> {
 
   /** Lists (every page, or one streaming list) and hands the whole list on as one 'restart'. */
   private async list(reason: ListReason, signal: AbortSignal): Promise<WatcherState> {
-    if (this.listAttempts++ > 0) {
+    if (this.replacesRefusedStream) this.replacesRefusedStream = false;
+    else if (this.listAttempts++ > 0) {
       this.relists++;
       this.metrics?.informerRelists.inc({ kind: this.type.kind });
     }
@@ -449,6 +452,7 @@ export class Watcher<T extends KubeObject = KubeObject> {
   private streamFailed(reason: ListReason, err: Error, silent: boolean): WatcherState {
     if (!silent && refusesStreaming(err)) {
       this.listMode = 'paginate';
+      this.replacesRefusedStream = true;
       this.log.info('The API server refused a streaming list; listing in pages from now on', {
         ...errorFields(err),
       });

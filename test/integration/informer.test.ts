@@ -347,6 +347,47 @@ describe('Informer (integration)', function () {
     expect(stats.relists + stats.watchRestarts, 'it reconnected').to.be.at.least(1);
   });
 
+  describe("listMode 'stream' on a server that refuses it (local plane only: a second API server with --feature-gates=WatchList=false)", function () {
+    let plane: LocalControlPlane | undefined;
+
+    before(async function () {
+      if (!(await cluster()).local) this.skip();
+      this.timeout(120_000);
+      // v1.34 serves streaming lists by default; an older server, or one with the gate off, answers
+      // 422 Invalid "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled".
+      plane = await LocalControlPlane.start({
+        apiOnly: true,
+        apiServerArgs: ['--feature-gates=WatchList=false'],
+      });
+    });
+
+    after(async function () {
+      this.timeout(60_000);
+      await plane?.stop();
+    });
+
+    it('falls back to the paginated list, says so once at info, and still follows changes', async function () {
+      const direct = new Client((plane as LocalControlPlane).kubeConfig);
+      const ns = 'refused';
+      await direct.create(Namespaces, { metadata: { name: ns } });
+      for (const n of ['a', 'b', 'c']) await direct.create(ConfigMaps, configMap(ns, n));
+      const { logger, lines } = capturingLogger();
+      const { informer, mirror } = startInformer(direct, { namespace: ns, listMode: 'stream' }, { logger });
+      await informer.waitForSync();
+      await expectConverged(direct, informer, mirror, ns);
+      expect(informer.stats()).to.include({ relists: 0, consecutiveFailures: 0 });
+
+      await direct.delete(ConfigMaps, ns, 'a');
+      await direct.create(ConfigMaps, configMap(ns, 'd'));
+      await expectConverged(direct, informer, mirror, ns);
+
+      const fallbacks = lines.filter((l) => String(l.msg).includes('refused a streaming list'));
+      expect(fallbacks).to.have.length(1);
+      expect(fallbacks[0]).to.include({ level: 'info' });
+      expect(String(fallbacks[0]?.error)).to.match(/422 Invalid: .*WatchList feature gate/);
+    });
+  });
+
   describe('410 Gone (local plane only: a second API server without watch cache, so etcd compaction reaches the watch)', function () {
     let plane: LocalControlPlane | undefined;
     let proxy: TcpProxy;

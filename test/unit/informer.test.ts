@@ -734,7 +734,8 @@ describe('watcher alone (no Store, no handlers)', function () {
         expect(api.listCalls).to.have.length(2);
         expect(api.watchCalls.map((w) => w.sendInitialEvents ?? false)).to.deep.equal([true, false, false]);
         expect(watcher.effectiveListMode).to.equal('paginate');
-        expect(watcher.status()).to.include({ consecutiveFailures: 0 });
+        // The list that replaced the refused stream is not a relist; the one after the 410 is.
+        expect(watcher.status()).to.include({ consecutiveFailures: 0, relists: 1 });
         const fallbacks = lines.filter((l) => String(l.msg).includes('refused a streaming list'));
         expect(fallbacks).to.have.length(1);
         expect(fallbacks[0]).to.include({ level: 'info' });
