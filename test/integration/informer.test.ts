@@ -100,6 +100,23 @@ async function expectConverged(
   );
 }
 
+/** The real client, with every list and watch it is asked for written down. */
+function recording(client: Client): { counting: ListerWatcher; lists: unknown[]; watches: WatchOptions[] } {
+  const lists: unknown[] = [];
+  const watches: WatchOptions[] = [];
+  const counting: ListerWatcher = {
+    list: (t, opts) => {
+      lists.push(opts);
+      return client.list(t, opts);
+    },
+    watch: (t, opts, onEvent) => {
+      watches.push(opts);
+      return client.watch(t, opts, onEvent);
+    },
+  };
+  return { counting, lists, watches };
+}
+
 async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   const queue = [...items];
   await Promise.all(
@@ -177,19 +194,7 @@ describe('Informer (integration)', function () {
     const names = Array.from({ length: 50 }, (_, i) => `pre-${i}`);
     await inParallel(names, 10, (n) => client.create(ConfigMaps, configMap(ns, n, { v: '0' })));
 
-    // The real client, with every call it is asked for written down.
-    const lists: unknown[] = [];
-    const watches: WatchOptions[] = [];
-    const counting: ListerWatcher = {
-      list: (t, opts) => {
-        lists.push(opts);
-        return client.list(t, opts);
-      },
-      watch: (t, opts, onEvent) => {
-        watches.push(opts);
-        return client.watch(t, opts, onEvent);
-      },
-    };
+    const { counting, lists, watches } = recording(client);
     const initialAdds: string[] = [];
     const { informer, mirror } = startInformer(counting, { namespace: ns, listMode: 'stream' });
     informer.addEventHandler({ onAdd: (o, initial) => initial && initialAdds.push(name(o)) });
@@ -435,37 +440,53 @@ describe('Informer (integration)', function () {
       expect(isGone(err), String(err)).to.equal(true);
     });
 
-    it('relists on 410 and tells handlers exactly what changed while it was away', async function () {
-      const metrics = new Metrics();
-      const { logger, lines } = capturingLogger();
-      for (const n of ['keep', 'change', 'remove'])
-        await direct.create(ConfigMaps, configMap(ns, n, { v: '0' }));
-      const { informer, mirror } = startInformer(
-        new Client(viaProxy(plane?.kubeConfig as KubeConfig, proxy.port)),
-        { namespace: ns, backoff: { initialMs: 200, maxMs: 1_000 } },
-        { logger, metrics },
-      );
-      await informer.waitForSync();
-      const changeRv = rv(informer.store.getByName(ns, 'change') as KubeObject);
-      mirror.log.length = 0;
+    for (const listMode of ['paginate', 'stream'] as const) {
+      it(`relists on 410 and tells handlers exactly what changed while it was away (listMode ${listMode})`, async function () {
+        const ns = `relist-${listMode}`;
+        await direct.create(Namespaces, { metadata: { name: ns } });
+        const metrics = new Metrics();
+        const { logger, lines } = capturingLogger();
+        for (const n of ['keep', 'change', 'remove'])
+          await direct.create(ConfigMaps, configMap(ns, n, { v: '0' }));
+        const { counting, lists, watches } = recording(
+          new Client(viaProxy(plane?.kubeConfig as KubeConfig, proxy.port)),
+        );
+        const { informer, mirror } = startInformer(
+          counting,
+          { namespace: ns, listMode, backoff: { initialMs: 200, maxMs: 1_000 } },
+          { logger, metrics },
+        );
+        await informer.waitForSync();
+        const changeRv = rv(informer.store.getByName(ns, 'change') as KubeObject);
+        mirror.log.length = 0;
 
-      // Cut the informer off, change things behind its back, and compact history away.
-      proxy.block();
-      await until(() => expect(informer.stats().consecutiveFailures).to.be.at.least(1));
-      await direct.delete(ConfigMaps, ns, 'remove');
-      const changed = await direct.patch(ConfigMaps, ns, 'change', { data: { v: '1' } }, { type: 'merge' });
-      await direct.create(ConfigMaps, configMap(ns, 'new-1'));
-      await direct.create(ConfigMaps, configMap(ns, 'new-2'));
-      await plane?.compactEtcd();
-      proxy.unblock();
+        // Cut the informer off, change things behind its back, and compact history away.
+        proxy.block();
+        await until(() => expect(informer.stats().consecutiveFailures).to.be.at.least(1));
+        await direct.delete(ConfigMaps, ns, 'remove');
+        const changed = await direct.patch(ConfigMaps, ns, 'change', { data: { v: '1' } }, { type: 'merge' });
+        await direct.create(ConfigMaps, configMap(ns, 'new-1'));
+        await direct.create(ConfigMaps, configMap(ns, 'new-2'));
+        await plane?.compactEtcd();
+        proxy.unblock();
 
-      await expectConverged(direct, informer, mirror, ns);
-      expect([...mirror.log].sort()).to.deep.equal(
-        ['add new-1', 'add new-2', 'delete remove', `update change ${changeRv}->${rv(changed)}`].sort(),
-      );
-      expect(informer.stats().relists).to.equal(1);
-      expect(await counterValue(metrics.informerRelists, { kind: 'ConfigMap' })).to.equal(1);
-      expect(lines.some((l) => l.msg === 'Watch resourceVersion expired (410); relisting')).to.equal(true);
-    });
+        await expectConverged(direct, informer, mirror, ns);
+        expect([...mirror.log].sort()).to.deep.equal(
+          ['add new-1', 'add new-2', 'delete remove', `update change ${changeRv}->${rv(changed)}`].sort(),
+        );
+        expect(informer.stats().relists).to.equal(1);
+        expect(await counterValue(metrics.informerRelists, { kind: 'ConfigMap' })).to.equal(1);
+        expect(lines.some((l) => l.msg === 'Watch resourceVersion expired (410); relisting')).to.equal(true);
+        expect(lines.some((l) => String(l.msg).includes('refused a streaming list'))).to.equal(false);
+        // Both lists, the first and the one after the 410, were made the way the mode says.
+        if (listMode === 'stream') {
+          expect(lists).to.deep.equal([]);
+          expect(watches.filter((w) => w.sendInitialEvents)).to.have.length(2);
+        } else {
+          expect(lists).to.have.length(2);
+          expect(watches.filter((w) => w.sendInitialEvents)).to.deep.equal([]);
+        }
+      });
+    }
   });
 });
