@@ -12,6 +12,7 @@ import {
   createLogger,
   errorFields,
   parseTraceFilter,
+  type ListMode,
   type TraceFilter,
 } from './runtime/index.js';
 import { WATCHER_DEFAULTS } from './runtime/watcher.js';
@@ -93,6 +94,11 @@ export const FLAGS = {
     type: 'string',
     default: seconds(WATCHER_DEFAULTS.silenceTimeoutMs),
     help: 'seconds a watch may deliver nothing (no event, no bookmark) before it is reopened',
+  },
+  'list-mode': {
+    type: 'string',
+    default: WATCHER_DEFAULTS.listMode,
+    help: "how the caches list: 'paginate' (pages of 500) or 'stream' (a watch with sendInitialEvents, KEP-3157; pages again where the API server refuses it)",
   },
   'max-concurrent-reconciles': {
     type: 'string',
@@ -176,6 +182,13 @@ function positiveNumber(flags: Flags, name: keyof Flags): number {
   return n;
 }
 
+function listMode(flags: Flags): ListMode {
+  const mode = flags['list-mode'];
+  if (mode !== 'paginate' && mode !== 'stream')
+    throw new Error(`--list-mode must be paginate or stream, got ${JSON.stringify(mode)}`);
+  return mode;
+}
+
 function loadKubeConfig(path: string): KubeConfig {
   const kc = new KubeConfig();
   if (path) kc.loadFromFile(path);
@@ -186,9 +199,11 @@ function loadKubeConfig(path: string): KubeConfig {
 export async function main(argv: string[]): Promise<number> {
   let flags: Flags;
   let trace: TraceFilter | undefined;
+  let mode: ListMode;
   try {
     flags = parseFlags(argv);
     trace = parseTraceFilter(flags.trace);
+    mode = listMode(flags);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${usage()}`);
     return 2;
@@ -219,6 +234,7 @@ export async function main(argv: string[]): Promise<number> {
       cacheByType: CHILD_CACHE,
       ...(trace ? { trace } : {}),
       watchSilenceTimeoutMs: positiveNumber(flags, 'watch-silence-timeout') * 1000,
+      listMode: mode,
       leaderElection: flags['leader-elect']
         ? {
             namespace: flags['leader-election-namespace'] || podNamespace || 'default',

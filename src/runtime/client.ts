@@ -142,9 +142,19 @@ export interface WatchOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
-  /** Start after this version (usually the one a list returned). */
+  /**
+   * Start after this version (usually the one a list returned). '' is left out of the query: with
+   * sendInitialEvents it asks for the newest state, as a list without a resourceVersion does.
+   */
   resourceVersion: string;
   allowWatchBookmarks?: boolean;
+  /**
+   * A streaming list (KEP-3157): the server first sends every object as ADDED, then a BOOKMARK
+   * annotated `k8s.io/initial-events-end: "true"`, then the changes. Needs
+   * resourceVersionMatch 'NotOlderThan' and allowWatchBookmarks (without it no end marker comes).
+   */
+  sendInitialEvents?: boolean;
+  resourceVersionMatch?: 'NotOlderThan';
   /** The server ends the watch after this long (it resolves then). */
   timeoutSeconds?: number;
   signal: AbortSignal;
@@ -400,8 +410,10 @@ export class Client implements ObjectClient {
     const path = resourcePath(t, namespaceOf(t, opts.namespace));
     const query: Query = {
       watch: true,
-      resourceVersion: opts.resourceVersion,
+      resourceVersion: opts.resourceVersion || undefined,
       allowWatchBookmarks: opts.allowWatchBookmarks,
+      sendInitialEvents: opts.sendInitialEvents,
+      resourceVersionMatch: opts.resourceVersionMatch,
       timeoutSeconds: opts.timeoutSeconds,
       labelSelector: opts.labelSelector,
       fieldSelector: opts.fieldSelector,

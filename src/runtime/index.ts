@@ -49,6 +49,7 @@ export {
 export {
   Watcher,
   WATCHER_DEFAULTS,
+  type ListMode,
   type WatcherEvent,
   type WatcherOptions,
   type WatcherState,

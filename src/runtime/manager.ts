@@ -43,6 +43,7 @@ import { aborted } from './signals.js';
 import type { KubeObject, ResourceType } from './resources.js';
 import type { Store } from './store.js';
 import { Tracer, type TraceFilter } from './trace.js';
+import type { ListMode } from './watcher.js';
 
 export interface ManagerOptions {
   readonly kubeConfig: KubeConfig;
@@ -88,6 +89,8 @@ export interface ManagerOptions {
   readonly trace?: TraceFilter;
   /** Every informer's watchdog: reopen a watch silent for this long. @default WATCHER_DEFAULTS.silenceTimeoutMs */
   readonly watchSilenceTimeoutMs?: number;
+  /** How every informer lists: pages, or a streaming list (KEP-3157). @default WATCHER_DEFAULTS.listMode */
+  readonly listMode?: ListMode;
 }
 
 /** Selectors for the shared informer of one kind. */
@@ -217,6 +220,7 @@ export class Manager {
       ...(narrowed?.fieldSelector ? { fieldSelector: narrowed.fieldSelector } : {}),
       ...(narrowed?.transform ? { transform: narrowed.transform as unknown as (obj: T) => T } : {}),
       ...(this.options.watchSilenceTimeoutMs ? { silenceTimeoutMs: this.options.watchSilenceTimeoutMs } : {}),
+      ...(this.options.listMode ? { listMode: this.options.listMode } : {}),
     });
   }
 

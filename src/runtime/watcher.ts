@@ -1,6 +1,6 @@
 /** The watcher: list, then watch, telling its caller what the API server says as typed events; it keeps no cache. */
 import { backoffDelay, jitter } from './backoff.js';
-import { abortReason, isGone, type Client, type ListResult, type WatchEvent } from './client.js';
+import { abortReason, ApiError, isGone, type Client, type ListResult, type WatchEvent } from './client.js';
 import { sleep, systemClock, type Clock, type Timer } from './clock.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -14,9 +14,14 @@ import { Tracer } from './trace.js';
  *
  * ```text
  *   Pending  ── run() ────────────────────────────────────▶ Listing(initial)
- *   Listing  ── all pages listed, handed on as one
- *               'restart' event ──────────────────────────▶ Watching(the list's resourceVersion)
- *            ── list failed ──────────────────────────────▶ Backoff(next: list)
+ *   Listing  ── paginate: all pages listed, handed on as
+ *               one 'restart' event ──────────────────────▶ Watching(the list's resourceVersion)
+ *            ── stream: the initial events up to the end
+ *               bookmark, handed on as one 'restart' ─────▶ Watching(the bookmark's resourceVersion),
+ *               on the same stream: no second request        ending as a watch does (below)
+ *            ── list failed (stream: 410, 429, 5xx, a
+ *               broken or ended stream before the end) ───▶ Backoff(next: list)
+ *            ── stream refused (any other 4xx) ───────────▶ Listing(same reason), paginated from then on
  *   Watching ── stream ended (server-side timeout) ───────▶ Watching(last resourceVersion seen)
  *            ── silent for silenceTimeoutMs (watchdog) ───▶ Watching(last resourceVersion seen)
  *            ── 410 Gone / Expired ───────────────────────▶ Listing(gone)
@@ -29,6 +34,10 @@ import { Tracer } from './trace.js';
  * Watching always resumes from the last resourceVersion seen (an event's or a
  * bookmark's), so nothing between two watches is missed; when the server no
  * longer has that version (410), only a new list can say what changed.
+ *
+ * A streaming list (listMode 'stream', KEP-3157) is one watch with sendInitialEvents: the Listing
+ * step gathers its ADDED events, hands them on at the end bookmark, becomes Watching and reads the
+ * same stream on, as client-go's reflector does after a watch-list.
  */
 export type WatcherState =
   | { readonly phase: 'Pending' }
@@ -90,7 +99,19 @@ export interface WatcherOptions {
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number; readonly resetAfterMs?: number };
   /** Page size of lists. @default 500 */
   readonly listPageSize?: number;
+  /**
+   * How a list is made: 'paginate', pages of listPageSize; 'stream', one watch with
+   * sendInitialEvents=true (KEP-3157), whose objects come one by one instead of in one large body.
+   * A server that refuses the stream (a 4xx other than 410 and 429) gets paginated lists from then on.
+   * @default 'paginate'
+   */
+  readonly listMode?: ListMode;
 }
+
+export type ListMode = 'paginate' | 'stream';
+
+/** The annotation of the bookmark that ends a streaming list's initial events. */
+export const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end';
 
 export const WATCHER_DEFAULTS = {
   watchTimeoutSeconds: 300,
@@ -98,6 +119,7 @@ export const WATCHER_DEFAULTS = {
   // client-go's reflector backoff: 800 ms doubling to 30 s, reset after 2 minutes without failure.
   backoff: { initialMs: 800, maxMs: 30_000, resetAfterMs: 120_000 },
   listPageSize: 500,
+  listMode: 'paginate' as ListMode,
 } as const;
 
 /** A stream that closed sooner than this without one event is treated as a failure, not a timeout. */
@@ -171,6 +193,10 @@ export class Watcher<T extends KubeObject = KubeObject> {
   private watchRestarts = 0;
   private listAttempts = 0;
   private watchesSinceList = 0;
+  /** Starts as options.listMode; a server that refuses a streaming list turns it to 'paginate' for good. */
+  private listMode: ListMode;
+  /** The list about to be made replaces a refused streaming list: the same list, not a relist. */
+  private replacesRefusedStream = false;
 
   constructor(
     client: ListerWatcher,
@@ -182,6 +208,7 @@ export class Watcher<T extends KubeObject = KubeObject> {
     this.type = type;
     this.options = { ...options };
     this.backoffOptions = { ...WATCHER_DEFAULTS.backoff, ...options.backoff };
+    this.listMode = options.listMode ?? WATCHER_DEFAULTS.listMode;
     this.metrics = deps.metrics;
     this.tracer = deps.tracer ?? Tracer.off;
     this.clock = deps.clock ?? systemClock;
@@ -247,12 +274,19 @@ export class Watcher<T extends KubeObject = KubeObject> {
     }
   }
 
-  /** Lists every page and hands the whole list on as one 'restart'. */
+  /** How lists are made now: the option, until a server refuses a streaming list. */
+  get effectiveListMode(): ListMode {
+    return this.listMode;
+  }
+
+  /** Lists (every page, or one streaming list) and hands the whole list on as one 'restart'. */
   private async list(reason: ListReason, signal: AbortSignal): Promise<WatcherState> {
-    if (this.listAttempts++ > 0) {
+    if (this.replacesRefusedStream) this.replacesRefusedStream = false;
+    else if (this.listAttempts++ > 0) {
       this.relists++;
       this.metrics?.informerRelists.inc({ kind: this.type.kind });
     }
+    if (this.listMode === 'stream') return this.watch('', signal, reason);
     let items: T[];
     let resourceVersion: string;
     try {
@@ -287,12 +321,17 @@ export class Watcher<T extends KubeObject = KubeObject> {
     return { items, resourceVersion: page.resourceVersion };
   }
 
-  /** One watch, from `resourceVersion` until the stream ends, fails, goes silent or is stopped. */
-  private async watch(from: string, signal: AbortSignal): Promise<WatcherState> {
-    if (this.watchesSinceList++ > 0) {
+  /**
+   * One watch, from `resourceVersion` until the stream ends, fails, goes silent or is stopped.
+   * With `listing`, it is a streaming list made for that reason: it starts at the newest state
+   * (`from` is ''), and its first part, up to the end bookmark, is a list (see streamed()).
+   */
+  private async watch(from: string, signal: AbortSignal, listing?: ListReason): Promise<WatcherState> {
+    if (listing === undefined && this.watchesSinceList++ > 0) {
       this.watchRestarts++;
       this.metrics?.informerWatchRestarts.inc({ kind: this.type.kind });
     }
+    const initial = listing === undefined ? undefined : new InitialEvents<T>(listing);
     const silenceMs = this.options.silenceTimeoutMs ?? WATCHER_DEFAULTS.silenceTimeoutMs;
     const watchAbort = new AbortController();
     const onStop = (): void => watchAbort.abort(abortReason(signal));
@@ -301,7 +340,8 @@ export class Watcher<T extends KubeObject = KubeObject> {
       watchAbort.abort(new Error(`watch silent for ${silenceMs} ms`)),
     );
 
-    this.resourceVersion = from;
+    // A streaming list starts from nothing; until its end, the position is still the last one handed on.
+    if (!initial) this.resourceVersion = from;
     const openedAt = this.clock.now();
     let events = 0;
     try {
@@ -315,17 +355,20 @@ export class Watcher<T extends KubeObject = KubeObject> {
           ...this.selectors(),
           resourceVersion: from,
           allowWatchBookmarks: true,
+          ...(initial ? { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' as const } : {}),
           timeoutSeconds,
           signal: watchAbort.signal,
         },
         (event) => {
           watchdog.heard();
           events++;
-          this.receive(event);
+          if (initial && !initial.done) this.streamed(initial, event);
+          else this.receive(event);
         },
       );
     } catch (err) {
       if (signal.aborted) return { phase: 'Stopped' };
+      if (initial && !initial.done) return this.streamFailed(initial.reason, asError(err), watchdog.fired);
       if (watchdog.fired) {
         this.log.info('Watch went silent; restarting it', {
           resourceVersion: this.resourceVersion,
@@ -350,11 +393,72 @@ export class Watcher<T extends KubeObject = KubeObject> {
       signal.removeEventListener('abort', onStop);
     }
 
+    if (initial && !initial.done) {
+      return this.fail(
+        new Error(`streaming list ended after ${initial.objects.size} objects, before the end bookmark`),
+        'list',
+      );
+    }
     if (events === 0 && this.clock.now() - openedAt < MIN_HEALTHY_WATCH_MS) {
       return this.fail(new Error('watch closed by the server immediately, without events'), 'watch');
     }
     this.log.debug('Watch ended; resuming', { resourceVersion: this.resourceVersion, events });
     return { phase: 'Watching', resourceVersion: this.resourceVersion };
+  }
+
+  /**
+   * One event of a streaming list before its end: gathered, not handed on. At the end bookmark the
+   * whole list goes on as one 'restart', and the watcher is Watching from then on (same stream).
+   */
+  private streamed(initial: InitialEvents<T>, event: WatchEvent<T>): void {
+    const metadata = event.object.metadata;
+    switch (event.type) {
+      // Only ADDED is expected before the end; the others are applied so the list is right anyway.
+      case 'ADDED':
+      case 'MODIFIED':
+        initial.objects.set(objectKey(event.object), event.object);
+        return;
+      case 'DELETED':
+        initial.objects.delete(objectKey(event.object));
+        return;
+      case 'ERROR':
+        return;
+      case 'BOOKMARK':
+        if (metadata?.annotations?.[INITIAL_EVENTS_END_ANNOTATION] !== 'true' || !metadata.resourceVersion)
+          return;
+    }
+    const resourceVersion = metadata.resourceVersion;
+    // The restart first: if onEvent throws, the list counts as failed (done stays false).
+    this.onEvent({
+      type: 'restart',
+      objects: [...initial.objects.values()],
+      resourceVersion,
+      reason: initial.reason,
+    });
+    initial.done = true;
+    initial.objects.clear();
+    this.lastEventAt = new Date(this.clock.now());
+    this.resourceVersion = resourceVersion;
+    // This stream is the first watch after the list: a later one counts as a watch restart.
+    this.watchesSinceList = 1;
+    this.state = { phase: 'Watching', resourceVersion };
+  }
+
+  /**
+   * A streaming list that failed before its end. A refusal (a 4xx other than 410 and 429: the server
+   * does not know or allow sendInitialEvents) will not change, so lists are paginated from now on,
+   * at once; anything else is a failed list, retried (as a stream) after a backoff.
+   */
+  private streamFailed(reason: ListReason, err: Error, silent: boolean): WatcherState {
+    if (!silent && refusesStreaming(err)) {
+      this.listMode = 'paginate';
+      this.replacesRefusedStream = true;
+      this.log.info('The API server refused a streaming list; listing in pages from now on', {
+        ...errorFields(err),
+      });
+      return { phase: 'Listing', reason };
+    }
+    return this.fail(silent ? new Error('streaming list went silent before its end bookmark') : err, 'list');
   }
 
   /** Hands one watch event on, then moves the resourceVersion to it. */
@@ -471,6 +575,25 @@ class Watchdog {
     this.fired = true;
     this.onSilence();
   }
+}
+
+/** A streaming list in progress: what came so far, by key, and whether the end bookmark came. */
+class InitialEvents<T extends KubeObject> {
+  readonly objects = new Map<string, T>();
+  done = false;
+  constructor(readonly reason: ListReason) {}
+}
+
+/**
+ * The server will not stream a list, whatever we retry: a 4xx other than 410 (our resourceVersion
+ * is old: relist) and 429 (busy: back off), whether as the answer or as an ERROR event, or an
+ * ERROR event that names sendInitialEvents. client-go falls back to a list on any error of a
+ * watch-list (and tries the stream again on its next list); a refusal is the only error that says
+ * the next attempt will fail the same way.
+ */
+export function refusesStreaming(err: unknown): boolean {
+  if (!(err instanceof ApiError) || err.status === 410 || err.status === 429 || isGone(err)) return false;
+  return (err.status >= 400 && err.status < 500) || /sendInitialEvents/.test(err.message);
 }
 
 function asError(err: unknown): Error {

@@ -2,11 +2,12 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Client, isGone } from '../../src/runtime/client.js';
+import { Client, isGone, type WatchOptions } from '../../src/runtime/client.js';
 import { Informer, type InformerOptions } from '../../src/runtime/informer.js';
 import { createLogger, type Logger } from '../../src/runtime/logger.js';
 import { Metrics } from '../../src/runtime/metrics.js';
 import { ConfigMaps, Namespaces, type KubeObject } from '../../src/runtime/resources.js';
+import type { ListerWatcher } from '../../src/runtime/watcher.js';
 import { LocalControlPlane } from '../../src/testenv/index.js';
 import { cluster, eventually, testNamespace } from '../support/cluster.js';
 import { TcpProxy, viaProxy } from '../support/tcp-proxy.js';
@@ -99,6 +100,23 @@ async function expectConverged(
   );
 }
 
+/** The real client, with every list and watch it is asked for written down. */
+function recording(client: Client): { counting: ListerWatcher; lists: unknown[]; watches: WatchOptions[] } {
+  const lists: unknown[] = [];
+  const watches: WatchOptions[] = [];
+  const counting: ListerWatcher = {
+    list: (t, opts) => {
+      lists.push(opts);
+      return client.list(t, opts);
+    },
+    watch: (t, opts, onEvent) => {
+      watches.push(opts);
+      return client.watch(t, opts, onEvent);
+    },
+  };
+  return { counting, lists, watches };
+}
+
 async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   const queue = [...items];
   await Promise.all(
@@ -125,7 +143,7 @@ describe('Informer (integration)', function () {
 
   /** A started informer, stopped after the test. */
   function startInformer(
-    c: Client,
+    c: ListerWatcher,
     options: InformerOptions<ConfigMap>,
     deps: { logger?: Logger; metrics?: Metrics } = {},
   ): { informer: Informer<ConfigMap>; mirror: HandlerMirror } {
@@ -169,6 +187,36 @@ describe('Informer (integration)', function () {
     expect(informer.store.list().every((o) => o.metadata?.managedFields === undefined)).to.equal(true);
     expect(informer.store.getByName(ns, 'cm-0')?.data).to.deep.equal({ v: '1' });
     expect(mirror.log.filter((l) => l.startsWith('delete '))).to.have.length(40);
+  });
+
+  it("listMode 'stream': one watch with sendInitialEvents brings every pre-created object, then the changes on the same stream", async function () {
+    const ns = await testNamespace('informer-stream');
+    const names = Array.from({ length: 50 }, (_, i) => `pre-${i}`);
+    await inParallel(names, 10, (n) => client.create(ConfigMaps, configMap(ns, n, { v: '0' })));
+
+    const { counting, lists, watches } = recording(client);
+    const initialAdds: string[] = [];
+    const { informer, mirror } = startInformer(counting, { namespace: ns, listMode: 'stream' });
+    informer.addEventHandler({ onAdd: (o, initial) => initial && initialAdds.push(name(o)) });
+    await informer.waitForSync();
+
+    // kube-root-ca.crt is in every namespace, besides ours.
+    expect(informer.store.keys().filter((k) => k.startsWith(`${ns}/pre-`))).to.have.length(50);
+    await expectConverged(client, informer, mirror, ns);
+    expect(initialAdds).to.include.members(names);
+    expect(lists, 'no list request').to.deep.equal([]);
+    expect(watches).to.have.length(1);
+    expect(watches[0]).to.include({ sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' });
+
+    await client.patch(ConfigMaps, ns, 'pre-0', { data: { v: '1' } }, { type: 'merge' });
+    await client.delete(ConfigMaps, ns, 'pre-1');
+    await client.create(ConfigMaps, configMap(ns, 'born-after-sync'));
+    await expectConverged(client, informer, mirror, ns);
+    expect(informer.store.getByName(ns, 'pre-0')?.data).to.deep.equal({ v: '1' });
+    expect(mirror.log).to.include.members(['delete pre-1', 'add born-after-sync']);
+    expect(mirror.log.some((l) => l.startsWith('update pre-0 '))).to.equal(true);
+    expect(watches, 'the changes came on the stream that listed').to.have.length(1);
+    expect(informer.stats()).to.include({ state: 'Watching', relists: 0, watchRestarts: 0 });
   });
 
   it('honours label selectors and watches across namespaces when no namespace is given', async function () {
@@ -304,6 +352,47 @@ describe('Informer (integration)', function () {
     expect(stats.relists + stats.watchRestarts, 'it reconnected').to.be.at.least(1);
   });
 
+  describe("listMode 'stream' on a server that refuses it (local plane only: a second API server with --feature-gates=WatchList=false)", function () {
+    let plane: LocalControlPlane | undefined;
+
+    before(async function () {
+      if (!(await cluster()).local) this.skip();
+      this.timeout(120_000);
+      // v1.34 serves streaming lists by default; an older server, or one with the gate off, answers
+      // 422 Invalid "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled".
+      plane = await LocalControlPlane.start({
+        apiOnly: true,
+        apiServerArgs: ['--feature-gates=WatchList=false'],
+      });
+    });
+
+    after(async function () {
+      this.timeout(60_000);
+      await plane?.stop();
+    });
+
+    it('falls back to the paginated list, says so once at info, and still follows changes', async function () {
+      const direct = new Client((plane as LocalControlPlane).kubeConfig);
+      const ns = 'refused';
+      await direct.create(Namespaces, { metadata: { name: ns } });
+      for (const n of ['a', 'b', 'c']) await direct.create(ConfigMaps, configMap(ns, n));
+      const { logger, lines } = capturingLogger();
+      const { informer, mirror } = startInformer(direct, { namespace: ns, listMode: 'stream' }, { logger });
+      await informer.waitForSync();
+      await expectConverged(direct, informer, mirror, ns);
+      expect(informer.stats()).to.include({ relists: 0, consecutiveFailures: 0 });
+
+      await direct.delete(ConfigMaps, ns, 'a');
+      await direct.create(ConfigMaps, configMap(ns, 'd'));
+      await expectConverged(direct, informer, mirror, ns);
+
+      const fallbacks = lines.filter((l) => String(l.msg).includes('refused a streaming list'));
+      expect(fallbacks).to.have.length(1);
+      expect(fallbacks[0]).to.include({ level: 'info' });
+      expect(String(fallbacks[0]?.error)).to.match(/422 Invalid: .*WatchList feature gate/);
+    });
+  });
+
   describe('410 Gone (local plane only: a second API server without watch cache, so etcd compaction reaches the watch)', function () {
     let plane: LocalControlPlane | undefined;
     let proxy: TcpProxy;
@@ -351,37 +440,53 @@ describe('Informer (integration)', function () {
       expect(isGone(err), String(err)).to.equal(true);
     });
 
-    it('relists on 410 and tells handlers exactly what changed while it was away', async function () {
-      const metrics = new Metrics();
-      const { logger, lines } = capturingLogger();
-      for (const n of ['keep', 'change', 'remove'])
-        await direct.create(ConfigMaps, configMap(ns, n, { v: '0' }));
-      const { informer, mirror } = startInformer(
-        new Client(viaProxy(plane?.kubeConfig as KubeConfig, proxy.port)),
-        { namespace: ns, backoff: { initialMs: 200, maxMs: 1_000 } },
-        { logger, metrics },
-      );
-      await informer.waitForSync();
-      const changeRv = rv(informer.store.getByName(ns, 'change') as KubeObject);
-      mirror.log.length = 0;
+    for (const listMode of ['paginate', 'stream'] as const) {
+      it(`relists on 410 and tells handlers exactly what changed while it was away (listMode ${listMode})`, async function () {
+        const ns = `relist-${listMode}`;
+        await direct.create(Namespaces, { metadata: { name: ns } });
+        const metrics = new Metrics();
+        const { logger, lines } = capturingLogger();
+        for (const n of ['keep', 'change', 'remove'])
+          await direct.create(ConfigMaps, configMap(ns, n, { v: '0' }));
+        const { counting, lists, watches } = recording(
+          new Client(viaProxy(plane?.kubeConfig as KubeConfig, proxy.port)),
+        );
+        const { informer, mirror } = startInformer(
+          counting,
+          { namespace: ns, listMode, backoff: { initialMs: 200, maxMs: 1_000 } },
+          { logger, metrics },
+        );
+        await informer.waitForSync();
+        const changeRv = rv(informer.store.getByName(ns, 'change') as KubeObject);
+        mirror.log.length = 0;
 
-      // Cut the informer off, change things behind its back, and compact history away.
-      proxy.block();
-      await until(() => expect(informer.stats().consecutiveFailures).to.be.at.least(1));
-      await direct.delete(ConfigMaps, ns, 'remove');
-      const changed = await direct.patch(ConfigMaps, ns, 'change', { data: { v: '1' } }, { type: 'merge' });
-      await direct.create(ConfigMaps, configMap(ns, 'new-1'));
-      await direct.create(ConfigMaps, configMap(ns, 'new-2'));
-      await plane?.compactEtcd();
-      proxy.unblock();
+        // Cut the informer off, change things behind its back, and compact history away.
+        proxy.block();
+        await until(() => expect(informer.stats().consecutiveFailures).to.be.at.least(1));
+        await direct.delete(ConfigMaps, ns, 'remove');
+        const changed = await direct.patch(ConfigMaps, ns, 'change', { data: { v: '1' } }, { type: 'merge' });
+        await direct.create(ConfigMaps, configMap(ns, 'new-1'));
+        await direct.create(ConfigMaps, configMap(ns, 'new-2'));
+        await plane?.compactEtcd();
+        proxy.unblock();
 
-      await expectConverged(direct, informer, mirror, ns);
-      expect([...mirror.log].sort()).to.deep.equal(
-        ['add new-1', 'add new-2', 'delete remove', `update change ${changeRv}->${rv(changed)}`].sort(),
-      );
-      expect(informer.stats().relists).to.equal(1);
-      expect(await counterValue(metrics.informerRelists, { kind: 'ConfigMap' })).to.equal(1);
-      expect(lines.some((l) => l.msg === 'Watch resourceVersion expired (410); relisting')).to.equal(true);
-    });
+        await expectConverged(direct, informer, mirror, ns);
+        expect([...mirror.log].sort()).to.deep.equal(
+          ['add new-1', 'add new-2', 'delete remove', `update change ${changeRv}->${rv(changed)}`].sort(),
+        );
+        expect(informer.stats().relists).to.equal(1);
+        expect(await counterValue(metrics.informerRelists, { kind: 'ConfigMap' })).to.equal(1);
+        expect(lines.some((l) => l.msg === 'Watch resourceVersion expired (410); relisting')).to.equal(true);
+        expect(lines.some((l) => String(l.msg).includes('refused a streaming list'))).to.equal(false);
+        // Both lists, the first and the one after the 410, were made the way the mode says.
+        if (listMode === 'stream') {
+          expect(lists).to.deep.equal([]);
+          expect(watches.filter((w) => w.sendInitialEvents)).to.have.length(2);
+        } else {
+          expect(lists).to.have.length(2);
+          expect(watches.filter((w) => w.sendInitialEvents)).to.deep.equal([]);
+        }
+      });
+    }
   });
 });

@@ -625,6 +625,179 @@ describe('watcher alone (no Store, no handlers)', function () {
     expect(api.watchCalls[1]?.resourceVersion).to.equal('8');
   });
 
+  describe("listMode 'stream' (KEP-3157)", function () {
+    const endOfInitialEvents = (rv: string): WatchEvent<KubeObject> => ({
+      type: 'BOOKMARK',
+      object: {
+        kind: 'ConfigMap',
+        metadata: { resourceVersion: rv, annotations: { 'k8s.io/initial-events-end': 'true' } },
+      },
+    });
+    const bookmark = (rv: string): WatchEvent<KubeObject> => ({
+      type: 'BOOKMARK',
+      object: { kind: 'ConfigMap', metadata: { resourceVersion: rv } },
+    });
+    const apiError = (status: number, reason: string, message: string): ApiError =>
+      new ApiError(`GET /api/v1/configmaps (watch): ${status} ${reason}: ${message}`, {
+        status,
+        reason,
+        body: { kind: 'Status', code: status, reason, message },
+        method: 'GET',
+        path: '/api/v1/configmaps',
+      });
+    const invalid = (): ApiError =>
+      apiError(
+        422,
+        'Invalid',
+        'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled',
+      );
+
+    it('gathers the initial events into one restart at the end bookmark, at its resourceVersion, then hands on what follows on the same stream', async function () {
+      let phaseAtEnd = '';
+      let phaseAfter = '';
+      const api = new ScriptedApi().onWatch(async (emit, opts) => {
+        await emit({ type: 'ADDED', object: cm('a', '3') });
+        await emit(bookmark('4')); // an ordinary bookmark does not end the initial events
+        await emit({ type: 'ADDED', object: cm('b', '5') });
+        phaseAtEnd = watcher.phase;
+        await emit(endOfInitialEvents('9'));
+        phaseAfter = watcher.phase;
+        await emit({ type: 'MODIFIED', object: cm('a', '10') });
+        await emit({ type: 'ADDED', object: cm('c', '11') });
+        await emit(bookmark('12'));
+        await untilAborted(opts.signal);
+      });
+      const { watcher, events } = run(api, { listMode: 'stream' });
+
+      await until(() => expect(events).to.have.length(4));
+      expect(events).to.deep.equal(['restart@9 a,b', 'modified a@10', 'added c@11', 'bookmark@12']);
+      expect(api.listCalls, 'no list request').to.have.length(0);
+      expect(api.watchCalls).to.have.length(1);
+      expect(api.watchCalls[0]).to.include({
+        resourceVersion: '',
+        sendInitialEvents: true,
+        resourceVersionMatch: 'NotOlderThan',
+        allowWatchBookmarks: true,
+      });
+      expect([phaseAtEnd, phaseAfter]).to.deep.equal(['Listing', 'Watching']);
+      expect(watcher.status()).to.include({ state: 'Watching', resourceVersion: '12', watchRestarts: 0 });
+    });
+
+    it('after the stream ends, watches on from the last resourceVersion without initial events; a 410 makes another streaming list', async function () {
+      const api = new ScriptedApi().onWatch(
+        stream([{ type: 'ADDED', object: cm('a', '3') }, endOfInitialEvents('9'), bookmark('15')]),
+        stream([{ type: 'ADDED', object: cm('b', '16') }], gone()),
+        stream([{ type: 'ADDED', object: cm('b', '16') }, endOfInitialEvents('20')]),
+      );
+      const { watcher, events } = run(api, { listMode: 'stream' });
+
+      await until(() => expect(api.watchCalls).to.have.length(4));
+      expect(events).to.deep.equal(['restart@9 a', 'bookmark@15', 'added b@16', 'restart@20 b']);
+      expect(api.watchCalls[1]).to.include({ resourceVersion: '15' });
+      expect(api.watchCalls[1]?.sendInitialEvents).to.equal(undefined);
+      expect(api.watchCalls[2]).to.include({ resourceVersion: '', sendInitialEvents: true });
+      expect(api.watchCalls[3]).to.include({ resourceVersion: '20' });
+      expect(api.listCalls).to.have.length(0);
+      // The watches at 15 and at 20 each follow a stream that ended: both are restarts.
+      expect(watcher.status()).to.include({ relists: 1, watchRestarts: 2, consecutiveFailures: 0 });
+    });
+
+    for (const [what, refusal] of [
+      ['a 422 answer', invalid()],
+      ['a 403 answer', apiError(403, 'Forbidden', 'watch is forbidden')],
+      [
+        'an ERROR event naming sendInitialEvents',
+        apiError(500, 'InternalError', 'sendInitialEvents: not supported'),
+      ],
+    ] as const) {
+      it(`falls back to pages at once on ${what}, logs it once at info, and stays paginated on later lists`, async function () {
+        const { logger, lines } = quietLogger();
+        const api = new ScriptedApi()
+          .onWatch(
+            stream([{ type: 'ADDED', object: cm('a', '3') }], refusal),
+            stream([{ type: 'ADDED', object: cm('b', '11') }], gone()),
+          )
+          .onList(
+            { items: [cm('a', '3')], resourceVersion: '10' },
+            { items: [cm('a', '3'), cm('b', '11')], resourceVersion: '12' },
+          );
+        const watcher = new Watcher<ConfigMap>(api, ConfigMaps, { listMode: 'stream' }, { logger });
+        const events: string[] = [];
+        const stop = new AbortController();
+        stops.push(stop);
+        void watcher.run(stop.signal, (e) => {
+          if (e.type === 'restart') events.push(`restart@${e.resourceVersion} ${e.reason}`);
+        });
+
+        await until(() => expect(api.watchCalls).to.have.length(3));
+        expect(events).to.deep.equal(['restart@10 initial', 'restart@12 gone']);
+        expect(api.listCalls).to.have.length(2);
+        expect(api.watchCalls.map((w) => w.sendInitialEvents ?? false)).to.deep.equal([true, false, false]);
+        expect(watcher.effectiveListMode).to.equal('paginate');
+        // The list that replaced the refused stream is not a relist; the one after the 410 is.
+        expect(watcher.status()).to.include({ consecutiveFailures: 0, relists: 1 });
+        const fallbacks = lines.filter((l) => String(l.msg).includes('refused a streaming list'));
+        expect(fallbacks).to.have.length(1);
+        expect(fallbacks[0]).to.include({ level: 'info' });
+        expect(String(fallbacks[0]?.error)).to.equal(refusal.message);
+      });
+    }
+
+    for (const [what, failure] of [
+      ['410 Gone', gone()],
+      ['429 TooManyRequests', apiError(429, 'TooManyRequests', 'too many requests')],
+      ['a 504 ERROR event', apiError(504, 'Timeout', 'Too large resource version')],
+      ['a broken connection', new Error('socket hang up')],
+      ['the stream ending', undefined],
+    ] as const) {
+      it(`treats ${what} during the initial events as a failed list: backs off, then streams again`, async function () {
+        const clock = new FakeClock();
+        const api = new ScriptedApi().onWatch(
+          stream([{ type: 'ADDED', object: cm('a', '3') }], failure),
+          stream([{ type: 'ADDED', object: cm('b', '4') }, endOfInitialEvents('9')]),
+        );
+        const { watcher, events } = run(
+          api,
+          { listMode: 'stream', backoff: { initialMs: 60_000, maxMs: 60_000 } },
+          clock,
+        );
+
+        await until(() => expect(watcher.phase).to.equal('Backoff'));
+        expect(events, 'nothing of the broken stream is handed on').to.deep.equal([]);
+        expect(watcher.status()).to.include({ consecutiveFailures: 1 });
+        clock.advance(60_000);
+        await until(() => expect(events).to.deep.equal(['restart@9 b']));
+        expect(api.watchCalls[1]).to.include({ resourceVersion: '', sendInitialEvents: true });
+        expect(api.listCalls).to.have.length(0);
+        expect(watcher.effectiveListMode).to.equal('stream');
+      });
+    }
+
+    it('an informer in stream mode is synced by the end bookmark and caches what came before it', async function () {
+      const api = new ScriptedApi().onWatch(async (emit, opts) => {
+        await emit({ type: 'ADDED', object: cm('a', '3') });
+        await emit({ type: 'ADDED', object: cm('b', '4') });
+        await emit(endOfInitialEvents('9'));
+        await emit({ type: 'DELETED', object: cm('a', '10') });
+        await untilAborted(opts.signal);
+      });
+      const informer = new Informer<ConfigMap>(
+        api,
+        ConfigMaps,
+        { listMode: 'stream' },
+        { logger: quietLogger().logger },
+      );
+      const { calls, handler } = recorder();
+      informer.addEventHandler(handler);
+      const stop = new AbortController();
+      stops.push(stop);
+      informer.start(stop.signal);
+      await informer.waitForSync(stop.signal);
+      await until(() => expect(calls).to.deep.equal(['add a@3', 'add b@4', 'delete a@10']));
+      expect(informer.store.keys()).to.deep.equal(['ns/b']);
+    });
+  });
+
   it('feeds a Store through a reflector, which reports each change as add, update or delete', async function () {
     const store = new Store<ConfigMap>();
     const changes: string[] = [];

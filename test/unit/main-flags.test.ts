@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseFlags } from '../../src/main.js';
+import { main, parseFlags } from '../../src/main.js';
 
 describe('main: --trace', function () {
   it('is off by default; alone it means every lab; with a value, those labs', function () {
@@ -34,5 +34,26 @@ describe('main: the secure server flags', function () {
   it('refuse a boolean value that is neither true nor false, and a value for a string flag is kept', function () {
     expect(() => parseFlags(['--metrics-secure=no'])).to.throw(/--metrics-secure takes true or false/);
     expect(parseFlags(['--metrics-cert-dir=/certs'])['metrics-cert-dir']).to.equal('/certs');
+  });
+});
+
+describe('main: --list-mode', function () {
+  it("is 'paginate' by default and takes 'stream'", function () {
+    expect(parseFlags([])['list-mode']).to.equal('paginate');
+    expect(parseFlags(['--list-mode=stream'])['list-mode']).to.equal('stream');
+  });
+
+  it('refuses any other value, naming the flag, before anything starts (exit code 2)', async function () {
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (chunk: string) => written.push(String(chunk)) > 0;
+    let code: number;
+    try {
+      code = await main(['--list-mode=watchlist']);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(code).to.equal(2);
+    expect(written.join('')).to.match(/^--list-mode must be paginate or stream, got "watchlist"/);
   });
 });
