@@ -20,26 +20,29 @@ export type HandlerEvent = 'add' | 'update' | 'delete';
 export type Enqueue = (req: Request, event: HandlerEvent, obj: KubeObject, priority: Priority) => void;
 
 /**
- * How soon an event's Request should run. `low` for what only confirms a state: an object of the
- * initial list, a resync (the same resourceVersion again). `high` for a new generation of a primary
- * object's spec: an edit a person made to something that already runs. `normal` for the rest: a new
- * primary object, a child changed or went away. A new object is not `high`, so that an edit is not
- * queued behind a thousand labs created at once; it is still ahead of an initial list.
- * controller-runtime lowers the first the same way; the high one is ours.
+ * How soon an event's Request should run. `high` for a new generation of a primary object's spec:
+ * an edit a person made to something that already runs. `normal` for a new primary object, and for
+ * any deletion (a child gone is an outage to repair). `low` for what only reports a state: an object
+ * of the initial list, a resync (the same resourceVersion again), a child's add or update.
+ *
+ * So an edit is not queued behind a thousand labs created at once, nor behind a restart's initial
+ * list; and while labs arrive faster than they are reconciled, their children's status changes
+ * wait until the new labs are served, and several of them are read in one reconcile instead of one
+ * reconcile (and status write) each. A low key ages (see WorkQueue), so none waits for long.
+ * controller-runtime lowers the initial list the same way; the rest is ours.
  */
 export function priorityOf(
   event: HandlerEvent,
   obj: KubeObject,
   options: { primary: boolean; isInInitialList?: boolean; oldObj?: KubeObject },
 ): Priority {
-  if (event === 'add') return options.isInInitialList ? 'low' : 'normal';
-  if (event === 'update' && options.oldObj) {
-    const before = options.oldObj.metadata;
-    const rv = obj.metadata?.resourceVersion;
-    if (rv !== undefined && before?.resourceVersion === rv) return 'low';
-    if (options.primary && before?.generation !== obj.metadata?.generation) return 'high';
-  }
-  return 'normal';
+  if (event === 'delete') return 'normal';
+  if (event === 'add') return options.isInInitialList || !options.primary ? 'low' : 'normal';
+  const before = options.oldObj?.metadata;
+  const rv = obj.metadata?.resourceVersion;
+  if (rv !== undefined && before?.resourceVersion === rv) return 'low';
+  if (!options.primary) return 'low';
+  return before?.generation !== obj.metadata?.generation ? 'high' : 'normal';
 }
 
 /** The object's own key: used for the controller's primary (`for`) kind. */

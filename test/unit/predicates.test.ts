@@ -183,7 +183,7 @@ describe('handlers', () => {
       ]);
     });
 
-    it('asks low for the initial list and a resync, high for a new generation of a primary, normal for the rest (a new primary included)', () => {
+    it('asks high for a new generation of a primary, normal for a new primary and any deletion, low for the initial list, a resync and a child changed', () => {
       const asked: string[] = [];
       const lab = (rv: string, generation: number): KubeObject => obj({ resourceVersion: rv, generation });
       const primary = toInformerHandler(
@@ -214,10 +214,12 @@ describe('handlers', () => {
       child.onAdd?.(ownedBy('a'), true);
       child.onAdd?.(ownedBy('a'), false);
       child.onUpdate?.(ownedBy('a', 1), ownedBy('a', 2));
-      expect(asked, 'a child is never high: its changes are mostly our own writes').to.deep.equal([
+      child.onDelete?.(ownedBy('a', 2));
+      expect(asked, "a child's add or update only reports a state; its deletion is an outage").to.deep.equal([
         'add low',
-        'add normal',
-        'update normal',
+        'add low',
+        'update low',
+        'delete normal',
       ]);
     });
   });
