@@ -167,28 +167,20 @@ function render(report: Report, options: BenchOptions): string {
     '-',
   ]);
   for (const m of options.memorySizes) {
+    const x = (r: OperatorResults) => r.memory.find((y) => y.labs === m);
     rows.push([
       `memory ${m} labs: RSS / heap (MiB)`,
-      ...get((r) => {
-        const x = r.memory.find((y) => y.labs === m);
-        return x && `${x.rssMiB} / ${x.heapMiB}`;
-      }),
+      ...get((r) => x(r) && `${x(r)!.rssMiB} / ${x(r)!.heapMiB}`),
       '-',
     ]);
     rows.push([
       `  per lab: RSS / heap (KiB)`,
-      ...get((r) => {
-        const x = r.memory.find((y) => y.labs === m);
-        return x && `${x.rssKiBPerLab} / ${x.heapKiBPerLab}`;
-      }),
+      ...get((r) => x(r) && `${x(r)!.rssKiBPerLab} / ${x(r)!.heapKiBPerLab}`),
       '-',
     ]);
-  }
-  for (const m of options.memorySizes) {
-    const plane = (r: OperatorResults) => r.memory.find((y) => y.labs === m)?.plane;
     rows.push([
       `  plane then: API server / etcd RSS (MiB)`,
-      ...get((r) => plane(r) && `${plane(r)!.apiServerMiB} / ${plane(r)!.etcdMiB}`),
+      ...get((r) => x(r)?.plane && `${x(r)!.plane!.apiServerMiB} / ${x(r)!.plane!.etcdMiB}`),
       '-',
     ]);
   }
