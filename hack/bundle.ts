@@ -6,7 +6,8 @@
  * KubeConfig and its own HTTP client. esbuild keeps what src/main.ts reaches, so the image needs no
  * node_modules at all and the process starts lighter (bench/README.md, "Start and idle memory").
  *
- * What else keeps the loaded bundle small (each measured in bench/README.md, "Start and idle memory"):
+ * What else keeps the loaded bundle small (idle on the local plane, all three together: RSS 88 -> 68 MiB,
+ * V8 heap 21 -> 11 MiB):
  * - client-node's files are marked free of side effects (they are: generated models and classes), so
  *   esbuild drops what KubeConfig does not reach. Otherwise config.js's import of gen/index.js keeps
  *   ObjectSerializer, whose type map holds every one of the ~740 generated models, all built at load.
