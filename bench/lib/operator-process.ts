@@ -78,6 +78,8 @@ export class OperatorProcess {
         ? [
             process.execPath,
             [
+              // The image's node flags (Dockerfile, ENTRYPOINT).
+              '--max-semi-space-size=1',
               ...(spec.nodeArgs ?? []),
               join(REPO_ROOT, 'dist', 'bundle', 'main.mjs'),
               ...common,

@@ -339,6 +339,23 @@ describe('Controller', () => {
     await h.stop();
   });
 
+  it('lets the event loop turn between reconciles that never wait on I/O', async () => {
+    // Cache-only reconciles (a restart's initial list) complete in microtasks: without a turn of the
+    // loop between them, a probe, a scrape or a watch event would wait until the whole queue is empty.
+    const r = new RecordingReconciler();
+    const h = startController(r, { maxConcurrentReconciles: 4 });
+    h.source.emit('first');
+    await until(() => r.calls.length === 1, 'workers running');
+    const keys = Array.from({ length: 200 }, (_, i) => `lab-${i}`);
+    h.source.emit(...keys);
+    const seenByNextTurn = await new Promise<number>((resolve) =>
+      setImmediate(() => resolve(r.calls.length)),
+    );
+    expect(seenByNextTurn).to.be.below(1 + keys.length);
+    await until(() => r.calls.length === 1 + keys.length, 'all reconciled');
+    await h.stop();
+  });
+
   it('starts workers only after its sources have synced', async () => {
     const source = new ManualSource(false);
     const r = new RecordingReconciler();

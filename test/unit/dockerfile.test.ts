@@ -24,6 +24,20 @@ describe('the Dockerfile', function () {
     }
   });
 
+  it("runs main.mjs with node's flags, the same the bench runs ours with", function () {
+    const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1];
+    expect(entrypoint, 'an exec-form ENTRYPOINT').to.be.a('string');
+    const [node, ...rest] = JSON.parse(entrypoint!) as string[];
+    expect(node).to.match(/\/node$/);
+    expect(rest.at(-1), 'the script last, so the args reach it').to.equal('main.mjs');
+    const flags = rest.slice(0, -1);
+    expect(flags).to.include('--max-semi-space-size=1');
+    // What the bench measures must be what the image runs.
+    const bench = readFileSync(join(REPO_ROOT, 'bench', 'lib', 'operator-process.ts'), 'utf8');
+    for (const flag of flags)
+      expect(bench, `bench/lib/operator-process.ts passes ${flag}`).to.contain(`'${flag}'`);
+  });
+
   it('says how to update the pinned digests', function () {
     expect(dockerfile).to.contain('docker buildx imagetools inspect');
   });

@@ -225,6 +225,8 @@ describe('informer: state machine (scripted list/watch)', function () {
 
     expect(calls).to.deep.equal(['add a@1', 'add b@2']);
     expect(api.listCalls.map((c) => c.continue)).to.deep.equal([undefined, 'page-2']);
+    // The next page's snapshot is in its continue token, not in a resourceVersion.
+    expect(api.listCalls.map((c) => c.resourceVersion)).to.deep.equal(['0', undefined]);
     expect(api.listCalls[0]).to.include({ namespace: 'ns', labelSelector: 'app=web', limit: 1 });
     await until(() => expect(api.watchCalls).to.have.length(1));
     const watch = api.watchCalls[0];
@@ -580,6 +582,8 @@ describe('watcher alone (no Store, no handlers)', function () {
     await until(() => expect(api.watchCalls).to.have.length(2));
     expect(events).to.deep.equal(['restart@10 a', 'added x@11', 'restart@20 b']);
     expect(api.watchCalls[1]?.resourceVersion).to.equal('20');
+    // The first list may come from the watch cache; the relist must not go back before version 11.
+    expect(api.listCalls.map((c) => c.resourceVersion)).to.deep.equal(['0', undefined]);
   });
 
   it('waits out its backoff on the injected clock, not on the wall clock', async function () {
