@@ -59,6 +59,12 @@ export interface ReconcileRecord {
   terminal?: boolean;
 }
 
+/**
+ * Keys of each queue list the pages show: enough to see what is next, and a restart onto 10 000 labs
+ * does not send 10 000 keys to every page every half second.
+ */
+export const STATS_QUEUE_KEYS = 100;
+
 export interface ControllerStats {
   name: string;
   /** maxConcurrentReconciles. */
@@ -179,12 +185,13 @@ export class Controller {
     this.log.info('All workers finished');
   }
 
+  /** What the debug and live pages show; the queue's keys are capped (its depth says how many there are). */
   stats(): ControllerStats {
     return {
       name: this.name,
       workers: this.workers,
       activeWorkers: this.active,
-      queue: this.queue.snapshot(),
+      queue: this.queue.snapshot(STATS_QUEUE_KEYS),
       recent: [...this.recent],
     };
   }

@@ -128,7 +128,13 @@ function renderHtml(s: DebugSnapshot): string {
       const waiting = c.queue.waiting.map((w) => `${w.key} (in ${w.readyInMs} ms, retries ${w.retries})`);
       const queue = table(
         ['ready', 'processing', 'waiting'],
-        [[c.queue.ready.join(', '), c.queue.processing.join(', '), waiting.join(', ')]],
+        [
+          [
+            c.queue.ready.join(', ') + more(c.queue.depth, c.queue.ready.length),
+            c.queue.processing.join(', '),
+            waiting.join(', '),
+          ],
+        ],
       );
       const recent = table(
         ['started', 'key', 'reconcileID', 'result', 'duration ms', 'requeue after ms', 'error'],
@@ -172,4 +178,9 @@ function table(head: string[], rows: string[][]): string {
 
 function escape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** ", and 9 900 more" when a page lists only the first keys of a longer queue. */
+function more(depth: number, listed: number): string {
+  return depth > listed ? `, and ${depth - listed} more` : '';
 }

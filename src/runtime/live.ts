@@ -274,7 +274,7 @@ function drawLoop(s) {
     (i.lastEvent ? "; last " + i.lastEvent.type + " " + i.lastEvent.key + " rv " + (i.lastEvent.resourceVersion || "?") + " " + ago(i.lastEvent.at) : "")));
   list("#queue", s.controllers.flatMap((c) => [
     c.name + ": depth " + c.queue.depth,
-    "ready: " + (c.queue.ready.join(", ") || "-"),
+    "ready: " + (c.queue.ready.join(", ") || "-") + (c.queue.depth > c.queue.ready.length ? ", and " + (c.queue.depth - c.queue.ready.length) + " more" : ""),
     "waiting: " + (c.queue.waiting.map((w) => w.key + " (in " + w.readyInMs + " ms)").join(", ") || "-"),
   ]));
   list("#workers", s.controllers.flatMap((c) => [

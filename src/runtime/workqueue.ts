@@ -59,7 +59,7 @@ export interface WorkQueueSnapshot {
   depth: number;
   /** Those keys, by priority. */
   depthByPriority: Record<Priority, number>;
-  /** Those keys, next first. */
+  /** Those keys, next first (the first `limit` of them, when snapshot() was given one). */
   ready: string[];
   /** Keys a worker holds right now. */
   processing: string[];
@@ -229,18 +229,22 @@ export class WorkQueue {
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
-  snapshot(): WorkQueueSnapshot {
+  /** What the queue holds now; `limit` caps the keys listed (ready and waiting), `depth` counts them all. */
+  snapshot(limit = Infinity): WorkQueueSnapshot {
     const now = this.clock.now();
     return {
       depth: this.ready.length,
       depthByPriority: this.ready.depth(),
-      ready: this.ready.order(now),
+      ready: this.ready.order(now, limit),
       processing: [...this.processing.keys()],
-      waiting: this.delayed.entries().map(({ key, at }) => ({
-        key,
-        readyInMs: Math.max(0, at - now),
-        retries: this.rateLimiter.retries(key),
-      })),
+      waiting: this.delayed
+        .entries()
+        .slice(0, limit)
+        .map(({ key, at }) => ({
+          key,
+          readyInMs: Math.max(0, at - now),
+          retries: this.rateLimiter.retries(key),
+        })),
     };
   }
 
@@ -347,17 +351,10 @@ class ReadyQueue {
 
   /** Takes the key whose aged priority is highest; the one waiting longest among equals. */
   shift(now: number): string | undefined {
-    let best: ReadyEntry | undefined;
-    let bestLevel = -Infinity;
-    for (const priority of PRIORITIES) {
-      const head = this.head(priority);
-      if (!head) continue;
-      const level = RANK[priority] + Math.floor((now - head.since) / this.agingMs);
-      if (level > bestLevel || (level === bestLevel && head.since < best!.since)) {
-        best = head;
-        bestLevel = level;
-      }
-    }
+    const best = this.best(
+      PRIORITIES.map((p) => this.head(p)),
+      now,
+    );
     if (!best) return undefined;
     this.consume(best.priority);
     this.live.delete(best.key);
@@ -369,10 +366,46 @@ class ReadyQueue {
     return { ...this.counts };
   }
 
-  /** The ready keys in the order shift() would hand them out now (for the debug pages). */
-  order(now: number): string[] {
-    const level = (e: ReadyEntry): number => RANK[e.priority] + Math.floor((now - e.since) / this.agingMs);
-    return [...this.live.values()].sort((a, b) => level(b) - level(a) || a.since - b.since).map((e) => e.key);
+  /**
+   * The first `limit` ready keys in the order shift() would hand them out now (for the debug pages).
+   * Each line is already in that order (older first, and an older entry has aged at least as far), so
+   * this merges the three lines and stops at `limit`: a page asking for 50 keys costs 50 steps, not a
+   * sort of every ready key.
+   */
+  order(now: number, limit = Infinity): string[] {
+    const at = PRIORITIES.map((p) => this.lines[p].head);
+    const liveFrom = (i: number): ReadyEntry | undefined => {
+      const { entries } = this.lines[PRIORITIES[i]!];
+      for (; at[i]! < entries.length; at[i]!++) {
+        const entry = entries[at[i]!]!;
+        if (this.live.get(entry.key) === entry) return entry;
+      }
+      return undefined;
+    };
+    const keys: string[] = [];
+    while (keys.length < limit) {
+      const heads = PRIORITIES.map((_, i) => liveFrom(i));
+      const best = this.best(heads, now);
+      if (!best) break;
+      keys.push(best.key);
+      at[heads.indexOf(best)]!++;
+    }
+    return keys;
+  }
+
+  /** Of the lines' heads, the one with the highest aged priority; the one waiting longest among equals. */
+  private best(heads: readonly (ReadyEntry | undefined)[], now: number): ReadyEntry | undefined {
+    let best: ReadyEntry | undefined;
+    let bestLevel = -Infinity;
+    for (const head of heads) {
+      if (!head) continue;
+      const level = RANK[head.priority] + Math.floor((now - head.since) / this.agingMs);
+      if (level > bestLevel || (level === bestLevel && head.since < best!.since)) {
+        best = head;
+        bestLevel = level;
+      }
+    }
+    return best;
   }
 
   /** The oldest live entry of a line, dropping stale ones (keys moved up, or already taken) on the way. */

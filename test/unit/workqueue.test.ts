@@ -159,6 +159,22 @@ describe('WorkQueue', () => {
       expect(await drain(q)).to.deep.equal(['edit-1', 'edit-2', 'child-1', 'child-2', 'list-1', 'list-2']);
     });
 
+    it('lists only the first keys a snapshot is asked for, in hand-out order, with aging, and counts them all', async () => {
+      const { q, clock } = newQueue();
+      const priorities = ['low', 'normal', 'high'] as const;
+      for (let i = 0; i < 60; i++) {
+        q.add(`k${i}`, priorities[(i * 7) % 3]);
+        q.add(`k${(i * 13) % 60}`, 'high'); // raises some keys already waiting: stale entries to skip
+        clock.advance(WORKQUEUE_DEFAULTS.agingMs / 4);
+      }
+      const all = q.snapshot().ready;
+      const first = q.snapshot(10);
+      expect(first.depth).to.equal(q.length);
+      expect(first.ready).to.deep.equal(all.slice(0, 10));
+      expect(all).to.have.length(q.length);
+      expect(await drain(q)).to.deep.equal(all);
+    });
+
     it('puts a user edit ahead of ten thousand keys of an initial list', async () => {
       const { q } = newQueue();
       for (let i = 0; i < 10_000; i++) q.add(`ns/lab-${i}`, 'low');
