@@ -125,7 +125,7 @@ export class WorkQueue {
     if (this.dirty.has(key)) {
       if (this.processing.has(key))
         this.deferredPriority.set(key, higher(this.deferredPriority.get(key), priority));
-      else if (this.ready.raise(key, priority, now)) this.metrics?.depth(this.ready.depth());
+      else if (this.ready.raise(key, priority, now)) this.metrics?.depth(this.ready.counts);
       return 'merged';
     }
     this.dirty.add(key);
@@ -137,7 +137,7 @@ export class WorkQueue {
       return 'deferred';
     }
     this.ready.push(key, priority, now);
-    this.metrics?.depth(this.ready.depth());
+    this.metrics?.depth(this.ready.counts);
     this.handOut();
     return 'added';
   }
@@ -195,7 +195,7 @@ export class WorkQueue {
     if (this.dirty.has(key)) {
       this.ready.push(key, this.deferredPriority.get(key) ?? 'normal', this.clock.now());
       this.deferredPriority.delete(key);
-      this.metrics?.depth(this.ready.depth());
+      this.metrics?.depth(this.ready.counts);
       this.handOut();
     }
     if (this.processing.size === 0) this.notifyDrained();
@@ -256,7 +256,7 @@ export class WorkQueue {
     this.processing.set(key, now);
     this.waited.set(key, now - (this.addedAt.get(key) ?? now));
     this.addedAt.delete(key);
-    this.metrics?.taken(key, now, this.ready.depth());
+    this.metrics?.taken(key, now, this.ready.counts);
     return key;
   }
 
@@ -324,7 +324,7 @@ class ReadyQueue {
   };
   /** The live entry of each ready key. */
   private readonly live = new Map<string, ReadyEntry>();
-  private readonly counts: Record<Priority, number> = { low: 0, normal: 0, high: 0 };
+  private readonly byPriority: Record<Priority, number> = { low: 0, normal: 0, high: 0 };
 
   constructor(private readonly agingMs: number) {}
 
@@ -335,9 +335,9 @@ class ReadyQueue {
   push(key: string, priority: Priority, now: number): void {
     const entry = { key, priority, since: now };
     const replaced = this.live.get(key);
-    if (replaced) this.counts[replaced.priority]--;
+    if (replaced) this.byPriority[replaced.priority]--;
     this.live.set(key, entry);
-    this.counts[priority]++;
+    this.byPriority[priority]++;
     this.lines[priority].entries.push(entry);
   }
 
@@ -358,12 +358,17 @@ class ReadyQueue {
     if (!best) return undefined;
     this.consume(best.priority);
     this.live.delete(best.key);
-    this.counts[best.priority]--;
+    this.byPriority[best.priority]--;
     return best.key;
   }
 
   depth(): Record<Priority, number> {
-    return { ...this.counts };
+    return { ...this.byPriority };
+  }
+
+  /** The depth by priority as it is now, not a copy: for the metrics, read at once on every add and take. */
+  get counts(): Readonly<Record<Priority, number>> {
+    return this.byPriority;
   }
 
   /**
@@ -524,6 +529,9 @@ class DelayHeap {
 /** The workqueue_* series of one queue; durations in seconds, as Prometheus wants. */
 class QueueMetrics {
   private readonly labels: { name: string; controller: string };
+  private readonly depthLabels: Record<Priority, { name: string; controller: string; priority: Priority }>;
+  /** The depth last set for each priority: an add or a take changes one line, and only that one is set. */
+  private readonly lastDepth: Record<Priority, number> = { low: 0, normal: 0, high: 0 };
   /** When each queued key entered the ready queue (for queue_duration). */
   private readonly addedAt = new Map<string, number>();
 
@@ -533,7 +541,12 @@ class QueueMetrics {
     controller: string,
   ) {
     this.labels = { name, controller };
-    for (const priority of PRIORITIES) m.workqueueDepth.set({ ...this.labels, priority }, 0);
+    this.depthLabels = {
+      low: { name, controller, priority: 'low' },
+      normal: { name, controller, priority: 'normal' },
+      high: { name, controller, priority: 'high' },
+    };
+    for (const priority of PRIORITIES) m.workqueueDepth.set(this.depthLabels[priority], 0);
     m.workqueueAdds.inc(this.labels, 0);
     m.workqueueRetries.inc(this.labels, 0);
     m.workqueueUnfinishedWork.set(this.labels, 0);
@@ -545,12 +558,16 @@ class QueueMetrics {
     if (!this.addedAt.has(key)) this.addedAt.set(key, now);
   }
 
-  depth(byPriority: Record<Priority, number>): void {
-    for (const priority of PRIORITIES)
-      this.m.workqueueDepth.set({ ...this.labels, priority }, byPriority[priority]);
+  depth(byPriority: Readonly<Record<Priority, number>>): void {
+    for (const priority of PRIORITIES) {
+      const depth = byPriority[priority];
+      if (depth === this.lastDepth[priority]) continue;
+      this.lastDepth[priority] = depth;
+      this.m.workqueueDepth.set(this.depthLabels[priority], depth);
+    }
   }
 
-  taken(key: string, now: number, depth: Record<Priority, number>): void {
+  taken(key: string, now: number, depth: Readonly<Record<Priority, number>>): void {
     this.depth(depth);
     const since = this.addedAt.get(key);
     if (since !== undefined) this.m.workqueueQueueDuration.observe(this.labels, (now - since) / 1000);
