@@ -26,15 +26,6 @@ import type { Metrics } from './metrics.js';
 import { PRIORITIES, RANK, type Priority } from './priority.js';
 import { defaultControllerRateLimiter, type RateLimiter } from './rate-limiter.js';
 
-export {
-  bucketRateLimiter,
-  defaultControllerRateLimiter,
-  exponentialFailureRateLimiter,
-  maxOfRateLimiters,
-  RATE_LIMITER_DEFAULTS,
-  type RateLimiter,
-} from './rate-limiter.js';
-
 export const WORKQUEUE_DEFAULTS = {
   /** A ready key counts as one priority higher for every this many ms it has waited. */
   agingMs: 10_000,

@@ -12,7 +12,7 @@ import {
   type Request,
   type Result,
 } from '../../src/runtime/reconcile.js';
-import { exponentialFailureRateLimiter } from '../../src/runtime/workqueue.js';
+import { exponentialFailureRateLimiter } from '../../src/runtime/rate-limiter.js';
 
 /** A Source the test drives by hand: no informer, no API server. */
 class ManualSource implements Source {

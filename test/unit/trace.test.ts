@@ -17,7 +17,7 @@ import {
   type TraceFilter,
 } from '../../src/runtime/trace.js';
 import type { ListerWatcher } from '../../src/runtime/watcher.js';
-import { exponentialFailureRateLimiter } from '../../src/runtime/workqueue.js';
+import { exponentialFailureRateLimiter } from '../../src/runtime/rate-limiter.js';
 
 /** A logger writing into an array of raw lines. */
 function capture(options: Omit<LoggerOptions, 'stream'> = {}): {

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { FakeClock } from '../../src/runtime/clock.js';
 import { Metrics } from '../../src/runtime/metrics.js';
 import { PRIORITIES, type Priority } from '../../src/runtime/priority.js';
-import { exponentialFailureRateLimiter, WorkQueue, WORKQUEUE_DEFAULTS } from '../../src/runtime/workqueue.js';
+import { exponentialFailureRateLimiter } from '../../src/runtime/rate-limiter.js';
+import { WorkQueue, WORKQUEUE_DEFAULTS } from '../../src/runtime/workqueue.js';
 
 /** A queue on a fake clock with the per-key backoff only (5 ms doubling), so delays are exact. */
 function newQueue(clock = new FakeClock()): { q: WorkQueue; clock: FakeClock } {
