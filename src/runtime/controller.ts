@@ -18,6 +18,7 @@
  * with the events that queued each key: what the live page (live.ts) shows.
  */
 import { randomBytes } from 'node:crypto';
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { systemClock, type Clock } from './clock.js';
 import type { HandlerEvent } from './handlers.js';
@@ -64,6 +65,9 @@ export interface ReconcileRecord {
  * does not send 10 000 keys to every page every half second.
  */
 export const STATS_QUEUE_KEYS = 100;
+
+/** Requests one reconcile may have in flight at once, each listening on the stop signal. */
+const REQUESTS_IN_FLIGHT_PER_RECONCILE = 8;
 
 export interface ControllerStats {
   name: string;
@@ -147,6 +151,10 @@ export class Controller {
   async start(signal: AbortSignal): Promise<void> {
     if (this.started) throw new Error(`controller ${this.name} was already started`);
     this.started = true;
+    // Every request a reconcile has in flight listens on this signal (to abort it) until it ends, and a
+    // reconcile may have several at once (the studylab reconciler applies its children together):
+    // node's default of 10 listeners would report a leak that is not one.
+    setMaxListeners(getMaxListeners(signal) + this.workers * REQUESTS_IN_FLIGHT_PER_RECONCILE, signal);
     const enqueue = (req: Request, event?: HandlerEvent, obj?: KubeObject, priority?: Priority): void => {
       const key = requestKey(req);
       const queued = this.queue.add(key, priority);
