@@ -28,7 +28,8 @@ export type Enqueue = (req: Request, event: HandlerEvent, obj: KubeObject, prior
  * So an edit is not queued behind a thousand labs created at once, nor behind a restart's initial
  * list; and while labs arrive faster than they are reconciled, their children's status changes
  * wait until the new labs are served, and several of them are read in one reconcile instead of one
- * reconcile (and status write) each. A low key ages (see WorkQueue), so none waits for long.
+ * reconcile (and status write) each. A key that has waited 10 s below the top priority takes one
+ * hand-out in four (see WorkQueue), so none waits for long.
  * controller-runtime lowers the initial list the same way; the rest is ours.
  */
 export function priorityOf(

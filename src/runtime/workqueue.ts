@@ -12,14 +12,16 @@
  * - Priorities: a key is added as `low`, `normal` (the default) or `high`, and the ready key of the
  *   highest priority goes first, the oldest first within one priority. A key added again with a
  *   higher priority while it waits moves up; never down. So a user's edit (high) is not stuck behind
- *   thousands of keys from an initial list (low). Waiting ages a key by one priority every
- *   `agingMs`, without bound, so no key starves under a steady stream of higher ones.
+ *   thousands of keys from an initial list (low).
+ * - No key starves: once a key below the top priority has waited `agingMs`, one hand-out in every
+ *   `AGED_TURN` goes to the longest-waiting such key, however many higher ones keep coming. This is
+ *   the deadline I/O scheduler's `writes_starved` rule, not aging by rank: a key aged into a higher
+ *   rank would be older than any fresh edit there, and a storm of work longer than `agingMs` would
+ *   put every edit behind all of it (a create storm of 1000 labs held edits 10 to 50 s that way).
+ *   A high key waits for at most the high keys ahead of it and one aged key in every `AGED_TURN`.
  *
- * Caveats: aging trades latency for fairness. After `agingMs` x 2 (20 s by default) a key of an
- * initial list counts as high, and the oldest goes first: a restart whose initial work takes longer
- * than that serves an edit made late in it behind the oldest of those keys. After `shutDown()`, `add`
- * is ignored but keys already in the ready queue are still handed out; `get()` returns undefined once
- * the ready queue is empty.
+ * Caveats: after `shutDown()`, `add` is ignored but keys already in the ready queue are still handed
+ * out; `get()` returns undefined once the ready queue is empty.
  */
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { Metrics } from './metrics.js';
@@ -27,9 +29,12 @@ import { PRIORITIES, RANK, type Priority } from './priority.js';
 import { defaultControllerRateLimiter, type RateLimiter } from './rate-limiter.js';
 
 export const WORKQUEUE_DEFAULTS = {
-  /** A ready key counts as one priority higher for every this many ms it has waited. */
+  /** A key below the top priority that has waited this long takes one hand-out in every AGED_TURN. */
   agingMs: 10_000,
 } as const;
+
+/** One hand-out in this many goes to an aged key below the top priority, when there is one. */
+export const AGED_TURN = 4;
 
 export interface WorkQueueOptions {
   /** The `name` label of the workqueue_* metrics. */
@@ -225,7 +230,7 @@ export class WorkQueue {
     const now = this.clock.now();
     return {
       depth: this.ready.length,
-      depthByPriority: this.ready.depth(),
+      depthByPriority: { ...this.ready.counts },
       ready: this.ready.order(now, limit),
       processing: [...this.processing.keys()],
       waiting: this.delayed
@@ -316,6 +321,8 @@ class ReadyQueue {
   /** The live entry of each ready key. */
   private readonly live = new Map<string, ReadyEntry>();
   private readonly byPriority: Record<Priority, number> = { low: 0, normal: 0, high: 0 };
+  /** Hand-outs since an aged key last had its turn. */
+  private sinceAgedTurn = 0;
 
   constructor(private readonly agingMs: number) {}
 
@@ -340,21 +347,19 @@ class ReadyQueue {
     return true;
   }
 
-  /** Takes the key whose aged priority is highest; the one waiting longest among equals. */
+  /** Takes the next key: the top priority's oldest, or on an aged turn the longest-waiting aged key below it. */
   shift(now: number): string | undefined {
-    const best = this.best(
+    const next = this.pick(
       PRIORITIES.map((p) => this.head(p)),
       now,
+      this.sinceAgedTurn,
     );
-    if (!best) return undefined;
-    this.consume(best.priority);
-    this.live.delete(best.key);
-    this.byPriority[best.priority]--;
-    return best.key;
-  }
-
-  depth(): Record<Priority, number> {
-    return { ...this.byPriority };
+    if (!next) return undefined;
+    this.sinceAgedTurn = next.aged ? 0 : this.sinceAgedTurn + 1;
+    this.consume(next.entry.priority);
+    this.live.delete(next.entry.key);
+    this.byPriority[next.entry.priority]--;
+    return next.entry.key;
   }
 
   /** The depth by priority as it is now, not a copy: for the metrics, read at once on every add and take. */
@@ -364,8 +369,8 @@ class ReadyQueue {
 
   /**
    * The first `limit` ready keys in the order shift() would hand them out now (for the debug pages).
-   * Each line is already in that order (older first, and an older entry has aged at least as far), so
-   * this merges the three lines and stops at `limit`: a page asking for 50 keys costs 50 steps, not a
+   * Each line is already in that order (oldest first), so this merges the three lines as shift()
+   * would pick from them, aged turns included, and stops at `limit`: a page asking for 50 keys costs 50 steps, not a
    * sort of every ready key.
    */
   order(now: number, limit = Infinity): string[] {
@@ -379,29 +384,37 @@ class ReadyQueue {
       return undefined;
     };
     const keys: string[] = [];
+    let sinceAgedTurn = this.sinceAgedTurn;
     while (keys.length < limit) {
       const heads = PRIORITIES.map((_, i) => liveFrom(i));
-      const best = this.best(heads, now);
-      if (!best) break;
-      keys.push(best.key);
-      at[heads.indexOf(best)]!++;
+      const next = this.pick(heads, now, sinceAgedTurn);
+      if (!next) break;
+      sinceAgedTurn = next.aged ? 0 : sinceAgedTurn + 1;
+      keys.push(next.entry.key);
+      at[heads.indexOf(next.entry)]!++;
     }
     return keys;
   }
 
-  /** Of the lines' heads, the one with the highest aged priority; the one waiting longest among equals. */
-  private best(heads: readonly (ReadyEntry | undefined)[], now: number): ReadyEntry | undefined {
-    let best: ReadyEntry | undefined;
-    let bestLevel = -Infinity;
+  /**
+   * Of the lines' heads (lowest priority first), the top priority's, unless it is an aged turn
+   * (`sinceAgedTurn` hand-outs have gone by since the last) and a head below the top has waited
+   * `agingMs`: then the one of those waiting longest. Each head is its line's oldest key, so aged
+   * keys are served oldest first, and each is reached after finitely many turns.
+   */
+  private pick(
+    heads: readonly (ReadyEntry | undefined)[],
+    now: number,
+    sinceAgedTurn: number,
+  ): { entry: ReadyEntry; aged: boolean } | undefined {
+    const top = heads.findLast((h) => h !== undefined);
+    if (!top || sinceAgedTurn < AGED_TURN - 1) return top && { entry: top, aged: false };
+    let aged: ReadyEntry | undefined;
     for (const head of heads) {
-      if (!head) continue;
-      const level = RANK[head.priority] + Math.floor((now - head.since) / this.agingMs);
-      if (level > bestLevel || (level === bestLevel && head.since < best!.since)) {
-        best = head;
-        bestLevel = level;
-      }
+      if (head && head !== top && now - head.since >= this.agingMs && (!aged || head.since < aged.since))
+        aged = head;
     }
-    return best;
+    return aged ? { entry: aged, aged: true } : { entry: top, aged: false };
   }
 
   /** The oldest live entry of a line, dropping stale ones (keys moved up, or already taken) on the way. */

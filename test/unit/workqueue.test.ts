@@ -4,7 +4,7 @@ import { FakeClock } from '../../src/runtime/clock.js';
 import { Metrics } from '../../src/runtime/metrics.js';
 import { PRIORITIES, type Priority } from '../../src/runtime/priority.js';
 import { exponentialFailureRateLimiter } from '../../src/runtime/rate-limiter.js';
-import { WorkQueue, WORKQUEUE_DEFAULTS } from '../../src/runtime/workqueue.js';
+import { AGED_TURN, WorkQueue, WORKQUEUE_DEFAULTS } from '../../src/runtime/workqueue.js';
 
 /** A queue on a fake clock with the per-key backoff only (5 ms doubling), so delays are exact. */
 function newQueue(clock = new FakeClock()): { q: WorkQueue; clock: FakeClock } {
@@ -207,16 +207,39 @@ describe('WorkQueue', () => {
       expect(await drain(q)).to.deep.equal(['a', 'b']);
     });
 
-    it('ages a waiting key one priority every agingMs, so a low key is not starved by a stream of high ones', async () => {
+    it('gives a key aged below the top one hand-out in every AGED_TURN, so a stream of high keys does not starve it', async () => {
       const { q, clock } = newQueue();
       q.add('old', 'low');
-      clock.advance(WORKQUEUE_DEFAULTS.agingMs * 2 - 1);
-      q.add('fresh', 'high');
-      expect(q.snapshot().ready, 'not yet aged to high').to.deep.equal(['fresh', 'old']);
+      clock.advance(WORKQUEUE_DEFAULTS.agingMs - 1);
+      /** Takes `n` keys, adding a fresh high one after each, as a stream of edits would. */
+      const takeUnderStream = async (n: number, tag: string): Promise<string[]> => {
+        const out: string[] = [];
+        for (let i = 0; i < n; i++) {
+          q.add(`${tag}-${i}`, 'high');
+          const key = (await q.get()) as string;
+          out.push(key);
+          q.done(key);
+        }
+        return out;
+      };
+      expect(await takeUnderStream(AGED_TURN * 3, 'before'), 'not aged yet').not.to.include('old');
       clock.advance(1);
-      // Both count as high now; the one waiting longer goes first.
-      expect(q.snapshot().ready).to.deep.equal(['old', 'fresh']);
-      expect(await drain(q)).to.deep.equal(['old', 'fresh']);
+      const after = await takeUnderStream(AGED_TURN, 'after');
+      expect(after, 'aged: its turn comes within AGED_TURN hand-outs').to.include('old');
+    });
+
+    it('puts an edit made late in a long storm ahead of the storm keys that have aged', async () => {
+      const { q, clock } = newQueue();
+      for (let i = 0; i < 1000; i++) q.add(`new-${i}`, 'normal');
+      for (let i = 0; i < 1000; i++) q.add(`list-${i}`, 'low');
+      clock.advance(WORKQUEUE_DEFAULTS.agingMs * 5);
+      for (let i = 0; i < 5; i++) q.done((await q.get()) as string);
+      q.add('edit', 'high');
+      const next = [(await q.get()) as string, (await q.get()) as string];
+      expect(next, 'at most one aged turn before it').to.include('edit');
+      // Then the new labs lead, and the aged list keys below them take one turn in AGED_TURN.
+      const lists = (await drain(q)).slice(0, AGED_TURN * 2).filter((k) => k.startsWith('list-'));
+      expect(lists, 'list-0 had its turn among the first five').to.deep.equal(['list-1', 'list-2']);
     });
   });
 
