@@ -137,11 +137,12 @@ describe('StudyLabReconciler (fake client)', function () {
       expect(h.events.events.map((e) => e.reason)).to.deep.equal(['Created']);
     });
 
-    it('looks up each child the cache lacks by name before creating it, and only then', async function () {
+    it('looks up each child the cache lacks by name, all of them together before the first apply', async function () {
       h.lab(SPEC);
       await h.reconcile();
       const gets = h.client.requests.filter((r) => r.verb === 'GET').map((r) => r.kind);
       expect(gets).to.have.members(['PersistentVolumeClaim', 'Deployment', 'Service', 'NetworkPolicy']);
+      expect(h.client.requests.slice(0, 4).map((r) => r.verb)).to.deep.equal(['GET', 'GET', 'GET', 'GET']);
     });
   });
 
