@@ -370,8 +370,8 @@ class ReadyQueue {
   /**
    * The first `limit` ready keys in the order shift() would hand them out now (for the debug pages).
    * Each line is already in that order (oldest first), so this merges the three lines as shift()
-   * would pick from them, aged turns included, and stops at `limit`: a page asking for 50 keys costs 50 steps, not a
-   * sort of every ready key.
+   * would pick from them, aged turns included, and stops at `limit`: a page asking for 50 keys costs
+   * 50 steps, not a sort of every ready key.
    */
   order(now: number, limit = Infinity): string[] {
     const at = PRIORITIES.map((p) => this.lines[p].head);
