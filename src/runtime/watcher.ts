@@ -598,7 +598,7 @@ class InitialEvents<T extends KubeObject> {
  * watch-list (and tries the stream again on its next list); a refusal is the only error that says
  * the next attempt will fail the same way.
  */
-export function refusesStreaming(err: unknown): boolean {
+function refusesStreaming(err: unknown): boolean {
   if (!(err instanceof ApiError) || err.status === 410 || err.status === 429 || isGone(err)) return false;
   return (err.status >= 400 && err.status < 500) || /sendInitialEvents/.test(err.message);
 }
