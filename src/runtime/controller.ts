@@ -66,9 +66,6 @@ export interface ReconcileRecord {
  */
 export const STATS_QUEUE_KEYS = 100;
 
-/** Requests one reconcile may have in flight at once, each listening on the stop signal. */
-const REQUESTS_IN_FLIGHT_PER_RECONCILE = 8;
-
 export interface ControllerStats {
   name: string;
   /** maxConcurrentReconciles. */
@@ -151,10 +148,9 @@ export class Controller {
   async start(signal: AbortSignal): Promise<void> {
     if (this.started) throw new Error(`controller ${this.name} was already started`);
     this.started = true;
-    // Every request a reconcile has in flight listens on this signal (to abort it) until it ends, and a
-    // reconcile may have several at once (the studylab reconciler applies its children together):
-    // node's default of 10 listeners would report a leak that is not one.
-    setMaxListeners(getMaxListeners(signal) + this.workers * REQUESTS_IN_FLIGHT_PER_RECONCILE, signal);
+    // Each worker's reconcile listens on this signal once (reconcileSignal), whatever it has in flight:
+    // with more workers than node's default of 10 listeners, node would report a leak that is not one.
+    setMaxListeners(getMaxListeners(signal) + this.workers, signal);
     const enqueue = (req: Request, event?: HandlerEvent, obj?: KubeObject, priority?: Priority): void => {
       const key = requestKey(req);
       const queued = this.queue.add(key, priority);
@@ -395,20 +391,27 @@ export class Controller {
     }
   }
 
-  /** The stop signal, plus the reconcile timeout if one is configured. */
+  /**
+   * The reconcile's own signal: aborted when `stop` is, or when the reconcile timeout (if configured)
+   * passes. The requests a reconcile has in flight listen on this one, not on `stop`, so the stop
+   * signal has one listener per worker however many requests each reconcile sends at once.
+   */
   private reconcileSignal(stop: AbortSignal): { signal: AbortSignal; release: () => void } {
-    if (this.reconcileTimeoutMs === undefined) return { signal: stop, release: () => undefined };
     const ctl = new AbortController();
     const onStop = (): void => ctl.abort(stop.reason);
-    stop.addEventListener('abort', onStop, { once: true });
-    const timer = this.clock.setTimer(
-      () => ctl.abort(new Error(`reconcile timed out after ${this.reconcileTimeoutMs} ms`)),
-      this.reconcileTimeoutMs,
-    );
+    if (stop.aborted) onStop();
+    else stop.addEventListener('abort', onStop, { once: true });
+    const timer =
+      this.reconcileTimeoutMs === undefined
+        ? undefined
+        : this.clock.setTimer(
+            () => ctl.abort(new Error(`reconcile timed out after ${this.reconcileTimeoutMs} ms`)),
+            this.reconcileTimeoutMs,
+          );
     return {
       signal: ctl.signal,
       release: () => {
-        timer.cancel();
+        timer?.cancel();
         stop.removeEventListener('abort', onStop);
       },
     };

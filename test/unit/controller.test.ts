@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { FakeClock } from '../../src/runtime/clock.js';
@@ -94,6 +95,8 @@ interface Harness {
   logs: Record<string, unknown>[];
   stop: () => Promise<void>;
   running: Promise<void>;
+  /** The signal the controller was started with. */
+  stopSignal: AbortSignal;
 }
 
 function startController(
@@ -128,6 +131,7 @@ function startController(
     clock,
     logs,
     running,
+    stopSignal: abort.signal,
     stop: async () => {
       abort.abort();
       await running;
@@ -390,6 +394,25 @@ describe('Controller', () => {
     expect(sawAbort).to.equal(true);
     expect(r.calls.map((c) => c.req.name)).to.deep.equal(['inflight']);
     expect(h.controller.queue.shuttingDown).to.equal(true);
+  });
+
+  it('gives each reconcile its own signal: its requests listen there, the stop signal once per reconcile', async () => {
+    const release = gate();
+    const r = new RecordingReconciler(async (_req, ctx) => {
+      // As twenty requests in flight would.
+      for (let i = 0; i < 20; i++) ctx.signal.addEventListener('abort', () => undefined);
+      await release.wait;
+      return {};
+    });
+    const h = startController(r, { maxConcurrentReconciles: 2 });
+    const stopListeners = (): number => getEventListeners(h.stopSignal, 'abort').length;
+    h.source.emit('a', 'b');
+    await until(() => r.active.size === 2, 'both in flight');
+    const during = stopListeners();
+    release.open();
+    await until(() => r.calls.length === 2 && r.active.size === 0, 'both done');
+    expect(during - stopListeners()).to.equal(2);
+    await h.stop();
   });
 
   it('aborts the reconcile signal after reconcileTimeoutMs', async () => {
