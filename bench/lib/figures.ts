@@ -20,7 +20,7 @@ import { StudyLabs } from '../../src/studylab/resources.js';
 import { computeStatus } from '../../src/studylab/status.js';
 import { childIntents } from './labs.js';
 import type { OperatorProcess } from './operator-process.js';
-import type { Plane } from './plane.js';
+import type { Plane, PlaneComponent } from './plane.js';
 import { diffCounts, groupCounts, type RequestKey } from './stats.js';
 import { apiServerRequests } from './watch.js';
 
@@ -113,6 +113,12 @@ export interface ConvergenceResult {
   writesPerLab: number;
   /** The operator's CPU time (user + system) from the first create until all labs were Ready, per lab. */
   cpuMsPerLab: number;
+  /**
+   * The plane's CPU time over the same span, per lab: what the operator's requests and watches cost
+   * the API server and etcd, and the controller manager's work on the children. On two cores the
+   * plane's CPU, not the operator's, is what runs out first.
+   */
+  planeCpuMsPerLab: Record<PlaneComponent, number>;
 }
 
 export interface LatencyResult {

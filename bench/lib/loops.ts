@@ -37,10 +37,16 @@ import {
   type StormResult,
 } from './figures.js';
 import { claimsBound, createLabs, labName } from './labs.js';
-import { procMemory, resetPeakRss, type OperatorName, type OperatorProcess } from './operator-process.js';
+import {
+  procCpuSeconds,
+  procMemory,
+  resetPeakRss,
+  type OperatorName,
+  type OperatorProcess,
+} from './operator-process.js';
 import { ceiling, ceilingNamespace, startOperator, waitFor, waitIdle } from './operators.js';
 import { largestSize, log, smallestSize } from './options.js';
-import { createNamespace, type Bench } from './plane.js';
+import { createNamespace, type Bench, type PlaneComponent } from './plane.js';
 import { percentile } from './stats.js';
 import { countWhere, labReady, labReconciled, NamespaceWatch } from './watch.js';
 
@@ -250,6 +256,7 @@ async function converge(
   });
   const requests = await countRequests(plane);
   const cpuBefore = op.cpuSeconds();
+  const planeCpu = planeCpuSeconds(bench);
   const t0 = performance.now();
   let created = 0;
   await createLabs(bench, ns, from, to, () => created++);
@@ -270,6 +277,7 @@ async function converge(
       throw new Error(`${err.message}; phases: ${JSON.stringify(phases)}`);
     });
   const cpu = op.cpuSeconds() - cpuBefore;
+  const planeCpuMsPerLab = planeCpu.since(n);
   const byRequest = await requests.take({ 'POST studylabs': created });
   writeFileSync(join(bench.logDir, `${op.name}-${to}-metrics.txt`), await op.metrics());
   const reconciles = (await op.reconciles()) - reconcilesBefore;
@@ -288,6 +296,21 @@ async function converge(
     requestsPerLabTotal: round(total(byRequest) / n, 2),
     writesPerLab: round(writes / n, 2),
     cpuMsPerLab: round((cpu * 1000) / n, 2),
+    planeCpuMsPerLab,
+  };
+}
+
+const PLANE_COMPONENTS: readonly PlaneComponent[] = ['kube-apiserver', 'etcd', 'kube-controller-manager'];
+
+/** The plane's CPU time from now: `since(n)` gives each component's ms per lab for n labs. */
+function planeCpuSeconds(bench: Bench): { since(n: number): Record<PlaneComponent, number> } {
+  const cpu = (c: PlaneComponent): number => procCpuSeconds(bench.plane.pidOf(c));
+  const before = PLANE_COMPONENTS.map(cpu);
+  return {
+    since: (n) =>
+      Object.fromEntries(
+        PLANE_COMPONENTS.map((c, i) => [c, round(((cpu(c) - before[i]!) * 1000) / n, 2)]),
+      ) as Record<PlaneComponent, number>,
   };
 }
 

@@ -44,6 +44,18 @@ export function procMemory(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(m[1]) * 1024;
 }
 
+/**
+ * CPU time a process has used so far (user + system), from /proc/<pid>/stat. Any process, so the
+ * plane's components are read the same way as the operators.
+ */
+export function procCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces; count fields from the ')' that closes it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
 /** Starts a new peak: writing 5 to clear_refs resets VmHWM to the current RSS (proc(5); needs root or the owner). */
 export function resetPeakRss(pid: number): void {
   writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -167,11 +179,7 @@ export class OperatorProcess {
    * the control plane, its CPU is CPU the API server does not get.
    */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces; count fields from the ')' that closes it.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-    return ticks / CLOCK_TICKS_PER_SECOND;
+    return procCpuSeconds(this.pid);
   }
 
   /** Live heap: V8's used heap for ours, Go's heap_alloc (reachable plus not yet swept) for the peer. */

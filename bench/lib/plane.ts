@@ -26,13 +26,16 @@ export interface Plane {
   saKubeconfig: string;
   /** Where kube-apiserver writes its audit events, when started with auditOperatorWrites. */
   auditLogPath: string | undefined;
-  /** The PID of a component of the plane (as src/testenv records it), to read its memory from /proc. */
+  /** The PID of a component of the plane (as src/testenv records it), to read its memory or CPU from /proc. */
   pidOf(component: PlaneComponent): number;
   stop(): Promise<void>;
 }
 
-/** The components whose memory the bench reads: the API server and etcd hold every lab too. */
-export type PlaneComponent = 'kube-apiserver' | 'etcd';
+/**
+ * The components the bench reads: the API server and etcd hold every lab too (memory), and they and
+ * the controller manager share the machine's two cores with the operator (CPU).
+ */
+export type PlaneComponent = 'kube-apiserver' | 'etcd' | 'kube-controller-manager';
 
 /** What every loop is handed: the plane, the options, and where the operators come from and log to. */
 export interface Bench {

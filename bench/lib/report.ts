@@ -152,6 +152,13 @@ function render(report: Report, options: BenchOptions): string {
     ]);
     rows.push([`  reconciles per lab`, ...get((r) => conv(r)?.reconcilesPerLab), '-']);
     rows.push([`  operator CPU per lab (ms)`, ...get((r) => conv(r)?.cpuMsPerLab), '-']);
+    for (const [component, label] of [
+      ['kube-apiserver', 'API server'],
+      ['etcd', 'etcd'],
+      ['kube-controller-manager', 'controller manager'],
+    ] as const) {
+      rows.push([`  ${label} CPU per lab (ms)`, ...get((r) => conv(r)?.planeCpuMsPerLab?.[component]), '-']);
+    }
     rows.push([`  reconcile errors`, ...get((r) => conv(r)?.reconcileErrors), '-']);
   }
   rows.push([
