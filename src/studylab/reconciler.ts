@@ -331,6 +331,14 @@ export class StudyLabReconciler implements Reconciler {
     missing.forEach(([type], i) => pass.uncached.set(type.kind, found[i]));
   }
 
+  /**
+   * A quorum read (no resourceVersion), on purpose. `resourceVersion=0` is served by the API server's
+   * watch cache, which may lag etcd: a name taken a moment before the lab was created could read as
+   * free, and the apply would take the object over. `resourceVersion` = the lab's (anything at least as
+   * new as the lab) is safe and also served from the cache, but the cache of a kind nobody is writing
+   * must first hear from etcd that it is current: on the local plane that took 90-95 ms per read,
+   * against 2-4 ms for the quorum read (bench/README.md, 2026-12-07).
+   */
   private getChild(type: ResourceType, lab: StudyLab, pass: Pass): Promise<KubeObject | undefined> {
     return this.deps.client.get(type, lab.metadata.namespace, lab.metadata.name!, {
       signal: pass.ctx.signal,
