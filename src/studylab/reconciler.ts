@@ -256,11 +256,16 @@ export class StudyLabReconciler implements Reconciler {
   private async reconcileChildren(lab: StudyLab, pass: Pass): Promise<Observed> {
     const { caches } = this.deps;
     const observed: Observed = { problems: [], applyErrors: pass.applyErrors, conflicts: pass.conflicts };
+    const deployment = lab.spec.app ? buildDeployment(lab) : undefined;
+    const service = buildService(lab);
+    const policy = buildNetworkPolicy(lab);
+    // Only for the children the spec asks for: one it does not ask for is deleted only if the cache
+    // holds it as ours, so looking it up would be a read (a 404) on every reconcile of such a lab.
     await this.lookUpUncached(lab, pass, [
       [PersistentVolumeClaims, caches.claims, Boolean(lab.spec.storage)],
-      [Deployments, caches.deployments, Boolean(lab.spec.app)],
-      [Services, caches.services, true],
-      [NetworkPolicies, caches.networkPolicies, true],
+      [Deployments, caches.deployments, Boolean(deployment)],
+      [Services, caches.services, Boolean(service)],
+      [NetworkPolicies, caches.networkPolicies, Boolean(policy)],
     ]);
 
     if (lab.spec.storage) {
@@ -272,15 +277,11 @@ export class StudyLabReconciler implements Reconciler {
       }
     }
 
-    const deployment = lab.spec.app ? buildDeployment(lab) : undefined;
     observed.deployment = await this.ensureChild(Deployments, deployment, caches.deployments, lab, pass);
-
-    const service = buildService(lab);
     observed.service = await this.ensureChild(Services, service, caches.services, lab, pass, (live) =>
       this.replaceImmutableService(lab, service, live, pass.ctx),
     );
 
-    const policy = buildNetworkPolicy(lab);
     await this.ensureChild(NetworkPolicies, policy, caches.networkPolicies, lab, pass);
     return observed;
   }

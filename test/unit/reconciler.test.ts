@@ -144,6 +144,17 @@ describe('StudyLabReconciler (fake client)', function () {
       expect(gets).to.have.members(['PersistentVolumeClaim', 'Deployment', 'Service', 'NetworkPolicy']);
       expect(h.client.requests.slice(0, 4).map((r) => r.verb)).to.deep.equal(['GET', 'GET', 'GET', 'GET']);
     });
+
+    it('looks up only the children the spec asks for, and once in sync reads nothing more', async function () {
+      h.lab({ app: SPEC.app, service: { type: 'None' } });
+      await h.reconcile();
+      const gets = h.client.requests.filter((r) => r.verb === 'GET').map((r) => r.kind);
+      expect(gets).to.deep.equal(['Deployment']);
+      h.sync();
+      const before = h.client.requests.length;
+      await h.reconcile();
+      expect(h.client.requests.slice(before).map(describeWrite)).to.deep.equal([]);
+    });
   });
 
   describe('in sync -> no request', function () {
