@@ -41,10 +41,15 @@ export function labOfPod(pod: KubeObject): Request[] {
   return [{ namespace: pod.metadata?.namespace, name: instance }];
 }
 
-/** The lab's pods from the cache, in name order (so "the first pod" is the same pod on every reconcile). */
+/**
+ * The lab's pods from the cache, in name order (so "the first pod" is the same pod on every reconcile).
+ * By code unit, not localeCompare: pod names are ASCII, and the first localeCompare pulls node's ICU
+ * collation data in (3 MiB of RSS for the life of the process).
+ */
 export function podsOfLab(store: StoreReader, lab: StudyLab): V1Pod[] {
+  const nameOf = (pod: V1Pod): string => pod.metadata?.name ?? '';
   return (store.byIndex(POD_LAB_INDEX, objectKey(lab)) as V1Pod[]).sort((a, b) =>
-    (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
+    nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0,
   );
 }
 

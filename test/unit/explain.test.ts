@@ -13,7 +13,15 @@ import {
   untoleratedTaintsOf,
   type ExplainInput,
 } from '../../src/studylab/explain.js';
-import { labOfPod, podExplanationChanged, podLabIndex, slimPod } from '../../src/studylab/pods.js';
+import { Store } from '../../src/runtime/index.js';
+import {
+  labOfPod,
+  podExplanationChanged,
+  podLabIndex,
+  podsOfLab,
+  POD_LAB_INDEX,
+  slimPod,
+} from '../../src/studylab/pods.js';
 import { computeStatus, statusEqual } from '../../src/studylab/status.js';
 import { deepFreeze, labWith } from './builders/fixtures.js';
 import {
@@ -394,6 +402,16 @@ describe('the pod cache', function () {
     delete foreign.metadata!.labels!['app.kubernetes.io/managed-by'];
     expect(labOfPod(foreign)).to.deep.equal([]);
     expect(podLabIndex(foreign)).to.deep.equal([]);
+  });
+
+  it("lists a lab's pods in name order, whatever order the cache holds them in", function () {
+    const store = new Store({ [POD_LAB_INDEX]: podLabIndex });
+    for (const name of ['web-b', 'web-C', 'web-a']) store.upsert(readyPod(name));
+    const lab = labWith(SPEC, 1);
+    lab.metadata.namespace = 'team-a';
+    lab.metadata.name = 'web';
+    // By code unit, as Go sorts strings: upper case before lower case.
+    expect(podsOfLab(store, lab).map((p) => p.metadata?.name)).to.deep.equal(['web-C', 'web-a', 'web-b']);
   });
 
   it('wakes the lab only when what explains a pod changed', function () {
