@@ -105,6 +105,11 @@ export const FLAGS = {
     default: String(STUDYLAB_CONTROLLER_DEFAULTS.maxConcurrentReconciles),
     help: 'labs reconciled in parallel',
   },
+  'high-priority-workers': {
+    type: 'string',
+    default: String(STUDYLAB_CONTROLLER_DEFAULTS.highPriorityWorkers),
+    help: "more workers, kept for edits (a new generation of a lab's spec), so an edit never waits behind a storm; 0 for none",
+  },
   namespace: { type: 'string', default: '', help: 'only watch labs in this namespace (default: all)' },
   'log-level': {
     type: 'string',
@@ -182,6 +187,13 @@ function positiveNumber(flags: Flags, name: keyof Flags): number {
   return n;
 }
 
+function count(flags: Flags, name: keyof Flags): number {
+  const n = Number(flags[name]);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`--${name} must be a whole number, 0 or more, got ${JSON.stringify(flags[name])}`);
+  return n;
+}
+
 function listMode(flags: Flags): ListMode {
   const mode = flags['list-mode'];
   if (mode !== 'paginate' && mode !== 'stream')
@@ -248,6 +260,7 @@ export async function main(argv: string[]): Promise<number> {
     });
     setupStudyLabController(manager, {
       maxConcurrentReconciles: positiveNumber(flags, 'max-concurrent-reconciles'),
+      highPriorityWorkers: count(flags, 'high-priority-workers'),
     });
 
     const stop = new AbortController();

@@ -1,6 +1,7 @@
 /**
  * A controller: sources feed keys into a work queue, N workers take keys and call the Reconciler,
- * and the runtime (not the reconciler) logs, times and counts every outcome.
+ * and the runtime (not the reconciler) logs, times and counts every outcome. Optionally, a few more
+ * workers take only high-priority keys, so an edit never waits for a worker a storm holds.
  *
  *   watch event -> informer -> handler (predicates, map) -> queue.add(key) -> worker -> reconcile(req)
  *
@@ -38,6 +39,12 @@ import type { RateLimiter } from './rate-limiter.js';
 export interface ControllerOptions {
   /** Workers reconciling different keys in parallel. @default 1 */
   readonly maxConcurrentReconciles?: number;
+  /**
+   * Workers that take only high-priority keys (a new generation of a spec: a person's edit), on top of
+   * maxConcurrentReconciles, so an edit finds a free worker while the others are busy with a storm
+   * (WorkQueue, "Reserved workers"). @default 0
+   */
+  readonly highPriorityWorkers?: number;
   /** @default defaultControllerRateLimiter() */
   readonly rateLimiter?: RateLimiter;
   /** Aborts the reconcile's signal after this long (the call is still awaited). @default no timeout */
@@ -46,7 +53,11 @@ export interface ControllerOptions {
   readonly recentRecords?: number;
 }
 
-export const CONTROLLER_DEFAULTS = { maxConcurrentReconciles: 1, recentRecords: 50 } as const;
+export const CONTROLLER_DEFAULTS = {
+  maxConcurrentReconciles: 1,
+  highPriorityWorkers: 0,
+  recentRecords: 50,
+} as const;
 
 /** One finished reconcile call, for a debug page. */
 export interface ReconcileRecord {
@@ -68,8 +79,10 @@ export const STATS_QUEUE_KEYS = 100;
 
 export interface ControllerStats {
   name: string;
-  /** maxConcurrentReconciles. */
+  /** maxConcurrentReconciles plus highPriorityWorkers. */
   workers: number;
+  /** Of those, the ones that take only high-priority keys. */
+  highPriorityWorkers: number;
   activeWorkers: number;
   queue: WorkQueueSnapshot;
   /** Most recent last. */
@@ -98,6 +111,7 @@ export class Controller {
   private readonly reconciler: Reconciler;
   private readonly sources: readonly Source[];
   private readonly workers: number;
+  private readonly highPriorityWorkers: number;
   private readonly reconcileTimeoutMs: number | undefined;
   private readonly metrics: Metrics;
   private readonly log: Logger;
@@ -123,6 +137,10 @@ export class Controller {
       1,
       options.maxConcurrentReconciles ?? CONTROLLER_DEFAULTS.maxConcurrentReconciles,
     );
+    this.highPriorityWorkers = Math.max(
+      0,
+      options.highPriorityWorkers ?? CONTROLLER_DEFAULTS.highPriorityWorkers,
+    );
     this.reconcileTimeoutMs = options.reconcileTimeoutMs;
     this.recentLimit = options.recentRecords ?? CONTROLLER_DEFAULTS.recentRecords;
     this.metrics = deps.metrics ?? new Metrics();
@@ -138,7 +156,7 @@ export class Controller {
       ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
     });
     // Every series exists (at 0) from the moment the controller does, so dashboards see it before any event.
-    this.metrics.initController(name, this.workers);
+    this.metrics.initController(name, this.workers + this.highPriorityWorkers);
   }
 
   /**
@@ -150,7 +168,7 @@ export class Controller {
     this.started = true;
     // Each worker's reconcile listens on this signal once (reconcileSignal), whatever it has in flight:
     // with more workers than node's default of 10 listeners, node would report a leak that is not one.
-    setMaxListeners(getMaxListeners(signal) + this.workers, signal);
+    setMaxListeners(getMaxListeners(signal) + this.workers + this.highPriorityWorkers, signal);
     const enqueue = (req: Request, event?: HandlerEvent, obj?: KubeObject, priority?: Priority): void => {
       const key = requestKey(req);
       const queued = this.queue.add(key, priority);
@@ -177,8 +195,14 @@ export class Controller {
 
     const stopped = aborted(signal);
     if (synced && !signal.aborted) {
-      this.log.info('Starting workers', { workerCount: this.workers });
-      const workers = Array.from({ length: this.workers }, () => this.runWorker(signal));
+      this.log.info('Starting workers', {
+        workerCount: this.workers,
+        highPriorityWorkerCount: this.highPriorityWorkers,
+      });
+      const workers = [
+        ...Array.from({ length: this.workers }, () => this.runWorker(signal, 'low')),
+        ...Array.from({ length: this.highPriorityWorkers }, () => this.runWorker(signal, 'high')),
+      ];
       await stopped;
       this.log.info('Stopping: waiting for in-flight reconciles');
       await this.queue.shutDownWithDrain();
@@ -193,7 +217,8 @@ export class Controller {
   stats(): ControllerStats {
     return {
       name: this.name,
-      workers: this.workers,
+      workers: this.workers + this.highPriorityWorkers,
+      highPriorityWorkers: this.highPriorityWorkers,
       activeWorkers: this.active,
       queue: this.queue.snapshot(STATS_QUEUE_KEYS),
       recent: [...this.recent],
@@ -240,9 +265,10 @@ export class Controller {
     });
   }
 
-  private async runWorker(signal: AbortSignal): Promise<void> {
+  /** Takes keys of at least priority `atLeast` (any key for 'low') until the queue shuts down. */
+  private async runWorker(signal: AbortSignal, atLeast: Priority): Promise<void> {
     for (;;) {
-      const key = await this.queue.get();
+      const key = await this.queue.get(atLeast);
       if (key === undefined) return;
       try {
         // Keys still queued at shutdown are not reconciled: the next leader or run will see them anyway.

@@ -19,6 +19,12 @@
  *   rank would be older than any fresh edit there, and a storm of work longer than `agingMs` would
  *   put every edit behind all of it (a create storm of 1000 labs held edits 10 to 50 s that way).
  *   A high key waits for at most the high keys ahead of it and one aged key in every `AGED_TURN`.
+ * - Reserved workers: `get('high')` hands out only high keys, and a high key goes to such a getter
+ *   before one that takes any key. A priority decides only which key a free worker takes next; it
+ *   cannot free a worker. When every worker is busy with a storm's keys, an edit still waits for one
+ *   of them to finish, and in a create storm each takes a quarter of a second. A few workers kept for
+ *   high keys alone are free for an edit whatever the storm, as the API server's priority levels keep
+ *   seats of their own (API Priority and Fairness), so that one level's flood does not take another's.
  *
  * Caveats: after `shutDown()`, `add` is ignored but keys already in the ready queue are still handed
  * out; `get()` returns undefined once the ready queue is empty.
@@ -91,8 +97,8 @@ export class WorkQueue {
   private readonly addedAt = new Map<string, number>();
   /** How long each key a worker holds had waited to be handed out. */
   private readonly waited = new Map<string, number>();
-  /** Workers blocked in get(), oldest first. */
-  private readonly getters: ((key: string | undefined) => void)[] = [];
+  /** Workers blocked in get(), oldest first, with the lowest priority each takes. */
+  private readonly getters: Getter[] = [];
   private readonly delayed: DelayHeap;
   private delayTimer: { timer: Timer; at: number } | undefined;
   private metricsTimer: Timer | undefined;
@@ -172,13 +178,14 @@ export class WorkQueue {
   }
 
   /**
-   * The next key to process; waits while none is ready. The caller owns the key until it calls
-   * `done(key)`. Resolves undefined once the queue is shut down and no key is ready.
+   * The next key to process of at least priority `atLeast` (any key by default); waits while none is
+   * ready. The caller owns the key until it calls `done(key)`. Resolves undefined once the queue is
+   * shut down and no such key is ready.
    */
-  get(): Promise<string | undefined> {
-    if (this.ready.length > 0) return Promise.resolve(this.take());
+  get(atLeast: Priority = 'low'): Promise<string | undefined> {
+    if (this.ready.has(atLeast)) return Promise.resolve(this.take(atLeast));
     if (this.stopping) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.getters.push(resolve));
+    return new Promise((resolve) => this.getters.push({ atLeast, resolve }));
   }
 
   /** Releases `key`; if it was added again meanwhile, it is ready again now. */
@@ -214,7 +221,7 @@ export class WorkQueue {
     this.delayTimer = undefined;
     this.delayed.clear();
     this.metricsTimer?.cancel();
-    for (const resolve of this.getters.splice(0)) resolve(undefined);
+    for (const getter of this.getters.splice(0)) getter.resolve(undefined);
     if (this.processing.size === 0) this.notifyDrained();
   }
 
@@ -244,10 +251,10 @@ export class WorkQueue {
     };
   }
 
-  /** Moves the next ready key to `processing`. Only called when `ready` is not empty. */
-  private take(): string {
+  /** Moves the next ready key of at least `atLeast` to `processing`. Only called when there is one. */
+  private take(atLeast: Priority): string {
     const now = this.clock.now();
-    const key = this.ready.shift(now) as string;
+    const key = this.ready.shift(now, atLeast) as string;
     this.dirty.delete(key);
     this.processing.set(key, now);
     this.waited.set(key, now - (this.addedAt.get(key) ?? now));
@@ -257,10 +264,26 @@ export class WorkQueue {
   }
 
   private handOut(): void {
-    while (this.ready.length > 0 && this.getters.length > 0) {
-      const resolve = this.getters.shift() as (key: string) => void;
-      resolve(this.take());
+    for (let i = this.nextGetter(); i >= 0; i = this.nextGetter()) {
+      const [getter] = this.getters.splice(i, 1) as [Getter];
+      getter.resolve(this.take(getter.atLeast));
     }
+  }
+
+  /**
+   * The blocked getter to serve next, -1 for none: a reserved one (that takes only keys of a higher
+   * priority) when such a key is ready, so the others stay free for the rest; else the oldest that
+   * takes any key.
+   */
+  private nextGetter(): number {
+    if (this.ready.length === 0) return -1;
+    let any = -1;
+    for (const [i, getter] of this.getters.entries()) {
+      if (getter.atLeast !== 'low') {
+        if (this.ready.has(getter.atLeast)) return i;
+      } else if (any < 0) any = i;
+    }
+    return any;
   }
 
   /** One timer for the whole heap, always set for its earliest deadline. */
@@ -293,6 +316,11 @@ export class WorkQueue {
   private notifyDrained(): void {
     for (const resolve of this.drained.splice(0)) resolve();
   }
+}
+
+interface Getter {
+  atLeast: Priority;
+  resolve: (key: string | undefined) => void;
 }
 
 function higher(a: Priority | undefined, b: Priority): Priority {
@@ -330,6 +358,11 @@ class ReadyQueue {
     return this.live.size;
   }
 
+  /** Whether a key of at least `priority` is ready. */
+  has(priority: Priority): boolean {
+    return PRIORITIES.some((p) => RANK[p] >= RANK[priority] && this.byPriority[p] > 0);
+  }
+
   push(key: string, priority: Priority, now: number): void {
     const entry = { key, priority, since: now };
     const replaced = this.live.get(key);
@@ -347,15 +380,17 @@ class ReadyQueue {
     return true;
   }
 
-  /** Takes the next key: the top priority's oldest, or on an aged turn the longest-waiting aged key below it. */
-  shift(now: number): string | undefined {
-    const next = this.pick(
-      PRIORITIES.map((p) => this.head(p)),
-      now,
-      this.sinceAgedTurn,
-    );
+  /**
+   * Takes the next key: the top priority's oldest, or on an aged turn the longest-waiting aged key
+   * below it. For a reserved getter (`atLeast` above low), the top priority's oldest of at least
+   * `atLeast`: aged turns are the other getters' to give, and its hand-outs do not count towards them.
+   */
+  shift(now: number, atLeast: Priority = 'low'): string | undefined {
+    const heads = PRIORITIES.map((p) => (RANK[p] >= RANK[atLeast] ? this.head(p) : undefined));
+    const reserved = atLeast !== 'low';
+    const next = this.pick(heads, now, reserved ? 0 : this.sinceAgedTurn);
     if (!next) return undefined;
-    this.sinceAgedTurn = next.aged ? 0 : this.sinceAgedTurn + 1;
+    if (!reserved) this.sinceAgedTurn = next.aged ? 0 : this.sinceAgedTurn + 1;
     this.consume(next.entry.priority);
     this.live.delete(next.entry.key);
     this.byPriority[next.entry.priority]--;

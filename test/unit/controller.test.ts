@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { FakeClock } from '../../src/runtime/clock.js';
 import { Controller, type ControllerOptions } from '../../src/runtime/controller.js';
+import type { Priority } from '../../src/runtime/priority.js';
 import type { Source } from '../../src/runtime/sources.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { Metrics } from '../../src/runtime/metrics.js';
@@ -17,7 +18,7 @@ import { exponentialFailureRateLimiter } from '../../src/runtime/rate-limiter.js
 
 /** A Source the test drives by hand: no informer, no API server. */
 class ManualSource implements Source {
-  private enqueue: ((req: Request) => void) | undefined;
+  private enqueue: Parameters<Source['start']>[0] | undefined;
   private markSynced!: () => void;
   readonly synced = new Promise<void>((resolve) => (this.markSynced = resolve));
 
@@ -25,7 +26,7 @@ class ManualSource implements Source {
     if (syncedAtStart) this.markSynced();
   }
 
-  start(enqueue: (req: Request) => void): void {
+  start(enqueue: Parameters<Source['start']>[0]): void {
     this.enqueue = enqueue;
   }
 
@@ -38,8 +39,12 @@ class ManualSource implements Source {
   }
 
   emit(...names: string[]): void {
+    this.emitAt(undefined, ...names);
+  }
+
+  emitAt(priority: Priority | undefined, ...names: string[]): void {
     if (!this.enqueue) throw new Error('source not started');
-    for (const name of names) this.enqueue({ namespace: 'ns', name });
+    for (const name of names) this.enqueue({ namespace: 'ns', name }, undefined, undefined, priority);
   }
 }
 
@@ -180,6 +185,26 @@ describe('Controller', () => {
     expect(r.overlapped).to.equal(false);
     expect(r.callsFor('a')).to.equal(2);
     expect(r.callsFor('e')).to.equal(1);
+  });
+
+  it('reconciles an edit on a worker kept for high priority while every other worker is busy', async () => {
+    const hold = gate();
+    const r = new RecordingReconciler((req) =>
+      req.name.startsWith('storm') ? hold.wait.then(() => ({})) : {},
+    );
+    const h = startController(r, { maxConcurrentReconciles: 2, highPriorityWorkers: 1 });
+    h.source.emitAt('normal', 'storm-1', 'storm-2', 'storm-3');
+    await until(() => r.active.size === 2, 'both general workers busy');
+    expect(r.active.size, 'the kept worker takes no normal key').to.equal(2);
+    h.source.emitAt('high', 'edit');
+    await until(() => r.callsFor('edit') === 1, 'the edit reconciled while the storm holds the others');
+    expect(r.callsFor('storm-3')).to.equal(0);
+    expect(h.controller.stats()).to.include({ workers: 3, highPriorityWorkers: 1 });
+    hold.open();
+    await until(() => r.callsFor('storm-3') === 1, 'the storm done');
+    await h.stop();
+    expect(r.maxActive).to.equal(3);
+    expect(r.overlapped).to.equal(false);
   });
 
   it('retries an error with per-key exponential backoff, then forgets the backoff on success', async () => {

@@ -34,6 +34,7 @@ const source = (recent: ControllerStats['recent']): DebugSource => ({
     {
       name: 'studylab',
       workers: 4,
+      highPriorityWorkers: 0,
       activeWorkers: 1,
       queue: {
         depth: 0,

@@ -18,6 +18,7 @@ function source(history: ReconcileHistory): LiveSource {
       {
         name: 'studylab',
         workers: 1,
+        highPriorityWorkers: 0,
         activeWorkers: 0,
         queue: {
           depth: 0,

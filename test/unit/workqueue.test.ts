@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { FakeClock } from '../../src/runtime/clock.js';
 import { Metrics } from '../../src/runtime/metrics.js';
-import { PRIORITIES, type Priority } from '../../src/runtime/priority.js';
+import { PRIORITIES, RANK, type Priority } from '../../src/runtime/priority.js';
 import { exponentialFailureRateLimiter } from '../../src/runtime/rate-limiter.js';
 import { AGED_TURN, WorkQueue, WORKQUEUE_DEFAULTS } from '../../src/runtime/workqueue.js';
 
@@ -89,7 +89,7 @@ describe('WorkQueue', () => {
             key: fc.constantFrom('a', 'b', 'c'),
             priority: fc.constantFrom(...PRIORITIES),
           }),
-          fc.record({ op: fc.constant('get' as const) }),
+          fc.record({ op: fc.constant('get' as const), atLeast: fc.constantFrom<Priority>('low', 'high') }),
           fc.record({ op: fc.constant('done' as const), worker: fc.nat(3) }),
         ),
         { maxLength: 60 },
@@ -98,15 +98,21 @@ describe('WorkQueue', () => {
         fc.asyncProperty(ops, async (steps) => {
           const { q } = newQueue();
           const held: string[] = [];
-          /** Keys added since they were last handed out: each must be handed out again. */
-          const owed = new Set<string>();
+          /** Keys added since they were last handed out, at the highest priority asked: each is owed a hand-out. */
+          const owed = new Map<string, Priority>();
+          const canGet = (atLeast: Priority): boolean =>
+            [...owed].some(([key, p]) => !held.includes(key) && RANK[p] >= RANK[atLeast]);
           for (const step of steps) {
             if (step.op === 'add') {
               q.add(step.key, step.priority);
-              owed.add(step.key);
-            } else if (step.op === 'get' && q.length > 0) {
-              const key = (await q.get()) as string;
+              const before = owed.get(step.key);
+              owed.set(step.key, before && RANK[before] > RANK[step.priority] ? before : step.priority);
+            } else if (step.op === 'get' && canGet(step.atLeast)) {
+              const key = (await q.get(step.atLeast)) as string;
               expect(held, `${key} handed to two workers`).not.to.include(key);
+              expect(RANK[owed.get(key)!], `${key} below what get('${step.atLeast}') takes`).to.be.at.least(
+                RANK[step.atLeast],
+              );
               held.push(key);
               owed.delete(key);
             } else if (step.op === 'done' && held.length > 0) {
@@ -122,7 +128,7 @@ describe('WorkQueue', () => {
             rest.push(key);
             q.done(key);
           }
-          expect(rest.sort()).to.deep.equal([...owed].sort());
+          expect(rest.sort()).to.deep.equal([...owed.keys()].sort());
         }),
       );
     });
@@ -226,6 +232,57 @@ describe('WorkQueue', () => {
       clock.advance(1);
       const after = await takeUnderStream(AGED_TURN, 'after');
       expect(after, 'aged: its turn comes within AGED_TURN hand-outs').to.include('old');
+    });
+
+    it('hands a reserved getter only high keys, and a high key to it before a getter that takes any', async () => {
+      const { q } = newQueue();
+      q.add('list', 'low');
+      q.add('new', 'normal');
+      const reserved = q.get('high');
+      expect(await peek(reserved), 'no high key yet').to.equal('pending');
+      expect(await q.get(), 'a getter that takes any key takes the best there is').to.equal('new');
+      const any = q.get();
+      expect(await peek(any)).to.equal('list');
+      const [kept, general] = [q.get('high'), q.get()];
+      q.add('edit', 'high');
+      expect(await peek(reserved)).to.equal('edit');
+      expect(await peek(kept), 'one key, one getter').to.equal('pending');
+      expect(await peek(general)).to.equal('pending');
+      q.add('edit-2', 'high');
+      expect(await peek(kept), 'the reserved getter first, though it came after').to.equal('edit-2');
+      q.add('child', 'low');
+      expect(await peek(general)).to.equal('child');
+    });
+
+    it('does not count a reserved hand-out towards the aged turns', async () => {
+      const { q, clock } = newQueue();
+      q.add('old', 'low');
+      clock.advance(WORKQUEUE_DEFAULTS.agingMs);
+      for (let i = 0; i < AGED_TURN * 2; i++) {
+        q.add(`edit-${i}`, 'high');
+        const key = (await q.get('high')) as string;
+        expect(key).to.equal(`edit-${i}`);
+        q.done(key);
+      }
+      // The aged key's turn is still AGED_TURN hand-outs of the other getters away.
+      const out: string[] = [];
+      for (let i = 0; i < AGED_TURN; i++) {
+        q.add(`next-${i}`, 'high');
+        out.push((await q.get()) as string);
+        q.done(out.at(-1)!);
+      }
+      expect(out.slice(0, AGED_TURN - 1)).to.not.include('old');
+      expect(out).to.include('old');
+    });
+
+    it('shuts a reserved getter out with undefined when only lower keys are left', async () => {
+      const { q } = newQueue();
+      q.add('list', 'low');
+      const reserved = q.get('high');
+      q.shutDown();
+      expect(await reserved).to.equal(undefined);
+      expect(await q.get('high')).to.equal(undefined);
+      expect(await q.get()).to.equal('list');
     });
 
     it('puts an edit made late in a long storm ahead of the storm keys that have aged', async () => {
