@@ -240,7 +240,8 @@ describe('installing the operator (e2e)', function () {
       try {
         await operator.waitReady();
         expect(operator.metricsUrl).to.match(/^https:/);
-        expect(await operator.metricValue('controller_runtime_max_concurrent_reconciles')).to.equal(4);
+        // Four workers for any lab, and four more kept for edits.
+        expect(await operator.metricValue('controller_runtime_max_concurrent_reconciles')).to.equal(8);
         expect((await get(operator.metricsUrl)).status, 'no token').to.equal(401);
         expect(
           (await get(operator.debugUrl, { token })).status,
