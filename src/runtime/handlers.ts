@@ -30,7 +30,10 @@ export type Enqueue = (req: Request, event: HandlerEvent, obj: KubeObject, prior
  * wait until the new labs are served, and several of them are read in one reconcile instead of one
  * reconcile (and status write) each. A key that has waited 10 s below the top priority takes one
  * hand-out in four (see WorkQueue), so none waits for long.
- * controller-runtime lowers the initial list the same way; the rest is ours.
+ * controller-runtime lowers the initial list the same way; the rest is ours. One exception to it: an
+ * object of the initial list whose status says it has not seen its own generation
+ * (status.observedGeneration below metadata.generation) is an edit nobody served yet, made while no
+ * operator ran (an upgrade, a leader's failover): `high`, not behind the whole list.
  */
 export function priorityOf(
   event: HandlerEvent,
@@ -38,12 +41,23 @@ export function priorityOf(
   options: { primary: boolean; isInInitialList?: boolean; oldObj?: KubeObject },
 ): Priority {
   if (event === 'delete') return 'normal';
-  if (event === 'add') return options.isInInitialList || !options.primary ? 'low' : 'normal';
+  if (event === 'add') {
+    if (!options.primary) return 'low';
+    if (!options.isInInitialList) return 'normal';
+    return unservedGeneration(obj) ? 'high' : 'low';
+  }
   const before = options.oldObj?.metadata;
   const rv = obj.metadata?.resourceVersion;
   if (rv !== undefined && before?.resourceVersion === rv) return 'low';
   if (!options.primary) return 'low';
   return before?.generation !== obj.metadata?.generation ? 'high' : 'normal';
+}
+
+/** Whether the object's status reports a generation older than its own (API conventions: observedGeneration). */
+function unservedGeneration(obj: KubeObject): boolean {
+  const observed = (obj as { status?: { observedGeneration?: unknown } }).status?.observedGeneration;
+  const generation = obj.metadata?.generation;
+  return typeof observed === 'number' && typeof generation === 'number' && observed < generation;
 }
 
 /** The object's own key: used for the controller's primary (`for`) kind. */

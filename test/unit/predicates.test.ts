@@ -183,7 +183,7 @@ describe('handlers', () => {
       ]);
     });
 
-    it('asks high for a new generation of a primary, normal for a new primary and any deletion, low for the initial list, a resync and a child changed', () => {
+    it('asks high for a new generation of a primary (also one the initial list shows unserved), normal for a new primary and any deletion, low for the initial list, a resync and a child changed', () => {
       const asked: string[] = [];
       const lab = (rv: string, generation: number): KubeObject => obj({ resourceVersion: rv, generation });
       const primary = toInformerHandler(
@@ -194,6 +194,8 @@ describe('handlers', () => {
         { primary: true },
       );
       primary.onAdd?.(lab('1', 1), true);
+      primary.onAdd?.({ ...lab('1', 3), status: { observedGeneration: 3 } } as KubeObject, true);
+      primary.onAdd?.({ ...lab('1', 3), status: { observedGeneration: 2 } } as KubeObject, true);
       primary.onAdd?.(lab('2', 1), false);
       primary.onUpdate?.(lab('2', 1), lab('2', 1));
       primary.onUpdate?.(lab('2', 1), lab('3', 2));
@@ -201,6 +203,8 @@ describe('handlers', () => {
       primary.onDelete?.(lab('4', 2));
       expect(asked).to.deep.equal([
         'add low',
+        'add low',
+        'add high', // in the initial list, but its status has not seen its generation: an edit not served
         'add normal',
         'update low',
         'update high',
