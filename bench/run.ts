@@ -66,6 +66,9 @@ const options: BenchOptions = {
 };
 
 async function main(): Promise<void> {
+  // Both operators are seen started by their "Starting workers" line (operator-process.ts), an info line.
+  if (!['info', 'debug'].includes(options.ours.logLevel))
+    throw new Error(`--ours-log-level must be info or debug, got ${options.ours.logLevel}`);
   const load = loadavg();
   log(`load average at start: ${load.map((l) => l.toFixed(2)).join(' ')}`);
   const peerBinary = buildOperators(options.operators);

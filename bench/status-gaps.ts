@@ -308,7 +308,7 @@ async function main(): Promise<void> {
     await createNamespace(plane, ns);
     const op = await startOperator(bench, 'ours', ns, 'status-gaps');
     try {
-      await waitFor('ours started', () => op.isStarted(), options.timeoutMs);
+      await waitFor('ours started', () => Promise.resolve(op.isStarted()), options.timeoutMs);
       const labs = new NamespaceWatch<StudyLab>(plane.admin, StudyLabs, ns);
       await labs.start();
       const seen = watchWrites(labs);

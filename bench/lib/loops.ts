@@ -114,7 +114,7 @@ async function benchOperatorAt(
   let op = await startOperator(bench, name, ns, `${n}`);
   let kept: Kept | undefined;
   try {
-    await waitFor(`${name} started`, () => op.isStarted(), 120_000);
+    await waitFor(`${name} started`, () => Promise.resolve(op.isStarted()), 120_000);
     await waitIdle(op, options.timeoutMs, 1000);
     const baseline = await footprint(op);
     if (n === smallestSize(options))
@@ -390,8 +390,8 @@ async function restart(
   const tAll = await waitFor(
     `${op.name} to reconcile ${labs} labs after a restart`,
     async () => {
-      if (tSynced === undefined && (await op.isStarted())) {
-        tSynced = performance.now();
+      if (tSynced === undefined && op.isStarted()) {
+        tSynced = op.workersStartedAt;
         during = opts.whileBusy?.(() => !done);
       }
       const r = await op.reconciles().catch(() => 0);
