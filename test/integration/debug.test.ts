@@ -97,7 +97,7 @@ describe('/debug/controllers (integration)', function () {
         retryPeriodMs: 1_000,
       },
     });
-    setupStudyLabController(manager, { maxConcurrentReconciles: 2 });
+    setupStudyLabController(manager, { maxConcurrentReconciles: 2, highPriorityWorkers: 1 });
     running = manager.start(stop.signal);
     await eventually(() => Promise.resolve(expect(manager.isLeader()).to.equal(true)), { timeoutMs: 60_000 });
     port = manager.metricsAddress?.port as number;
@@ -139,7 +139,8 @@ describe('/debug/controllers (integration)', function () {
     expect(s.controllers).to.have.length(1);
     expect(s.controllers[0]).to.deep.include({
       name: 'studylab',
-      workers: 2,
+      workers: 3,
+      highPriorityWorkers: 1,
       activeWorkers: 0,
       queue: {
         depth: 0,
