@@ -109,19 +109,21 @@ export class OperatorProcess {
     child.once('exit', () => running.delete(child));
     const op = new OperatorProcess(spec.name, child, `http://127.0.0.1:${metricsPort}/metrics`);
     const log = createWriteStream(join(spec.logDir, `${logName}.log`));
-    const watchFor = (chunk: Buffer): void => {
-      // controller-runtime logs this once the caches are synced and the workers run.
-      if (op.startedAt === undefined && chunk.toString('utf8').includes('Starting workers'))
-        op.startedAt = performance.now();
+    const LINE = 'Starting workers';
+    /** Watches one stream; keeps the end of the last chunk, since a pipe may cut the line in two. */
+    const watchFor = (stream: NodeJS.ReadableStream): void => {
+      let tail = '';
+      stream.on('data', (c: Buffer) => {
+        log.write(c);
+        if (op.startedAt !== undefined) return;
+        const text = tail + c.toString('utf8');
+        // controller-runtime logs this once the caches are synced and the workers run.
+        if (text.includes(LINE)) op.startedAt = performance.now();
+        tail = text.slice(-LINE.length);
+      });
     };
-    child.stdout.on('data', (c: Buffer) => {
-      log.write(c);
-      watchFor(c);
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      log.write(c);
-      watchFor(c);
-    });
+    watchFor(child.stdout);
+    watchFor(child.stderr);
     void op.exited.then(() => log.end());
     return op;
   }

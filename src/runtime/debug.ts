@@ -149,7 +149,7 @@ function renderHtml(s: DebugSnapshot): string {
         ]),
       );
       return `<h2>controller ${escape(c.name)}</h2>
-<p>workers: ${c.activeWorkers} active of ${c.workers} (${c.highPriorityWorkers} of them only for edits); queue depth ${c.queue.depth}</p>
+<p>workers: ${c.activeWorkers} active of ${c.workers} (${c.highPriorityWorkers} of them only for high-priority keys); queue depth ${c.queue.depth}</p>
 ${queue}
 <h3>last reconciles</h3>
 ${recent}`;

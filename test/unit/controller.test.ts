@@ -194,7 +194,7 @@ describe('Controller', () => {
     );
     const h = startController(r, { maxConcurrentReconciles: 2, highPriorityWorkers: 1 });
     h.source.emitAt('normal', 'storm-1', 'storm-2', 'storm-3');
-    await until(() => r.active.size === 2, 'both general workers busy');
+    await until(() => r.active.size >= 2, 'both general workers busy');
     expect(r.active.size, 'the kept worker takes no normal key').to.equal(2);
     h.source.emitAt('high', 'edit');
     await until(() => r.callsFor('edit') === 1, 'the edit reconciled while the storm holds the others');
