@@ -119,7 +119,15 @@ export interface ConvergenceResult {
    * plane's CPU, not the operator's, is what runs out first.
    */
   planeCpuMsPerLab: Record<PlaneComponent, number>;
+  /**
+   * With more than one operator, each size is converged twice per operator, in both orders (A B B A):
+   * each run here, with its place in the order (1 = on a plane no operator had loaded at that size
+   * yet). The figures above are then the mean of these runs.
+   */
+  passes?: ConvergencePass[];
 }
+
+export type ConvergencePass = Omit<ConvergenceResult, 'passes'> & { position: number };
 
 export interface LatencyResult {
   edits: number;

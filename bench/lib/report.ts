@@ -8,7 +8,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../src/testenv/index.js';
-import { loopName, round, total, type CeilingResult, type OperatorResults } from './figures.js';
+import {
+  loopName,
+  round,
+  total,
+  type CeilingResult,
+  type ConvergencePass,
+  type ConvergenceResult,
+  type OperatorResults,
+} from './figures.js';
 import type { OperatorName } from './operator-process.js';
 import { largestSize, log, type BenchOptions } from './options.js';
 
@@ -106,6 +114,14 @@ const fmtVerbs = (o: Record<string, number> | undefined): string =>
         .join(', ')
     : '-';
 
+/** "1st 46.4, 2nd 59" for a convergence run in both orders; undefined for one run. */
+const byPlace = (c: ConvergenceResult | undefined, f: (p: ConvergencePass) => number): string | undefined =>
+  c?.passes &&
+  [...c.passes]
+    .sort((a, b) => a.position - b.position)
+    .map((p) => `${['1st', '2nd', '3rd'][p.position - 1] ?? `${p.position}th`} ${f(p)}`)
+    .join(', ');
+
 function render(report: Report, options: BenchOptions): string {
   const largest = largestSize(options);
   const ops = Object.keys(report.operators) as OperatorName[];
@@ -123,6 +139,11 @@ function render(report: Report, options: BenchOptions): string {
       String(c?.seconds ?? '-'),
     ]);
     rows.push([
+      `  each run by its place in the order`,
+      ...get((r) => byPlace(conv(r), (p) => p.reconciledSeconds)),
+      '-',
+    ]);
+    rows.push([
       `  x raw write ceiling`,
       ...get((r) => (c && conv(r) ? round(conv(r)!.reconciledSeconds / c.seconds, 2) : undefined)),
       '1',
@@ -135,6 +156,11 @@ function render(report: Report, options: BenchOptions): string {
       labLoop ? `${labLoop.seconds} s` : '-',
     ]);
     rows.push([`convergence ${n} labs: all Ready (s)`, ...get((r) => conv(r)?.readySeconds), '-']);
+    rows.push([
+      `  each run by its place in the order`,
+      ...get((r) => byPlace(conv(r), (p) => p.readySeconds)),
+      '-',
+    ]);
     rows.push([
       `  x raw write ceiling`,
       ...get((r) => (c && conv(r) ? round(conv(r)!.readySeconds / c.seconds, 2) : undefined)),

@@ -79,3 +79,30 @@ export function groupCounts(
   }
   return out;
 }
+
+/**
+ * The mean of several runs of one measurement, field by field: numbers averaged (to 2 decimals),
+ * records of numbers averaged key by key (a key missing from a run counts as 0 there), anything else
+ * taken from the first run. Used for a convergence measured once in each order, so that neither
+ * operator's figure is only ever the one measured on a plane the other has already loaded.
+ */
+export function meanOf<T extends object>(runs: readonly T[]): T {
+  if (runs.length === 0) throw new RangeError('meanOf needs at least one run');
+  const mean = (values: number[]): number =>
+    Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 100) / 100;
+  const out: Record<string, unknown> = { ...runs[0] };
+  for (const [key, first] of Object.entries(runs[0]!)) {
+    const all = runs.map((r) => (r as Record<string, unknown>)[key]);
+    if (typeof first === 'number') out[key] = mean(all as number[]);
+    else if (first && typeof first === 'object' && !Array.isArray(first)) {
+      const keys = new Set(all.flatMap((r) => Object.keys(r as object)));
+      if (
+        [...keys].every((k) => all.every((r) => typeof ((r as Record<string, unknown>)[k] ?? 0) === 'number'))
+      )
+        out[key] = Object.fromEntries(
+          [...keys].sort().map((k) => [k, mean(all.map((r) => (r as Record<string, number>)[k] ?? 0))]),
+        );
+    }
+  }
+  return out as T;
+}

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import {
   diffCounts,
   groupCounts,
+  meanOf,
   parseRequestTotals,
   percentile,
   requestKey,
@@ -47,5 +48,21 @@ describe('bench stats', function () {
         (k) => k.group === '',
       ),
     ).to.deep.equal({ services: 2 });
+  });
+
+  it('meanOf averages numbers and records of numbers field by field, and keeps the rest from the first run', function () {
+    const runs = [
+      { n: 1000, seconds: 46.37, perVerb: { APPLY: 4, POST: 1 }, op: 'peer', notes: ['a'] },
+      { n: 1000, seconds: 58.98, perVerb: { APPLY: 4.2, PATCH: 2 }, op: 'ours', notes: ['b'] },
+    ];
+    expect(meanOf(runs)).to.deep.equal({
+      n: 1000,
+      seconds: 52.68, // 52.675 rounded to 2 decimals
+      perVerb: { APPLY: 4.1, PATCH: 1, POST: 0.5 }, // a key one run lacks counts as 0 there
+      op: 'peer',
+      notes: ['a'],
+    });
+    expect(meanOf([runs[1]!])).to.deep.equal(runs[1]);
+    expect(() => meanOf([])).to.throw(RangeError);
   });
 });
