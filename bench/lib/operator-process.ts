@@ -20,6 +20,8 @@ export interface OperatorSpec {
   name: OperatorName;
   /** The Go peer's binary; unused for ours. */
   peerBinary?: string;
+  /** The node that runs ours; unused for the peer. */
+  oursNode?: string;
   kubeconfig: string;
   namespace: string;
   concurrency: number;
@@ -89,7 +91,7 @@ export class OperatorProcess {
     const [cmd, args] =
       spec.name === 'ours'
         ? [
-            process.execPath,
+            spec.oursNode!,
             [
               // The image's node flags (Dockerfile, ENTRYPOINT).
               '--max-semi-space-size=1',

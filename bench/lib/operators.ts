@@ -30,22 +30,38 @@ import { createNamespace, type Bench } from './plane.js';
 // --- ours and the peer -----------------------------------------------------------------------------------
 
 /**
- * Bundles ours as the image ships it (hack/bundle.ts, dist/bundle/main.mjs) and builds the peer
- * (cached by a hash of its sources) for the operators asked for; returns the peer's binary, or ''
- * without the peer.
+ * Bundles ours as the image ships it (hack/bundle.ts, dist/bundle/main.mjs) and finds the node it
+ * runs on, and builds the peer (cached by a hash of its sources), for the operators asked for.
+ * A path is '' for an operator not benched.
  */
-export function buildOperators(operators: readonly OperatorName[]): string {
+export function buildOperators(
+  operators: readonly OperatorName[],
+  oursOn: 'image' | 'host',
+): { peerBinary: string; oursNode: string } {
+  let oursNode = '';
   if (operators.includes('ours')) {
     log('bundling ours (npm run bundle, as the image does)');
     execFileSync('npm', ['run', '--silent', 'bundle'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    oursNode = nodeForOurs(oursOn);
   }
-  if (!operators.includes('peer')) return '';
+  if (!operators.includes('peer')) return { peerBinary: '', oursNode };
   log('building the Go peer (cached by hash)');
-  return execFileSync('bash', [join(REPO_ROOT, 'bench', 'peers', 'build.sh')], {
+  return { peerBinary: script('bench/peers/build.sh'), oursNode };
+}
+
+/** The node ours runs on: the image's (fetched once by bench/image-node.sh) or the host's. */
+export function nodeForOurs(on: 'image' | 'host'): string {
+  const node = on === 'image' ? script('bench/image-node.sh') : process.execPath;
+  log(`ours runs on ${on === 'image' ? "the image's" : "the host's"} node: ${node}`);
+  return node;
+}
+
+/** Runs a script of the repository (a path from its root); returns what it printed. */
+const script = (path: string): string =>
+  execFileSync('bash', [join(REPO_ROOT, ...path.split('/'))], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
-}
 
 /** A fresh operator process watching `namespace`, logging to `<name>-<tag>.log`; `args` are added to ours only. */
 export async function startOperator(
@@ -60,6 +76,7 @@ export async function startOperator(
     {
       name,
       peerBinary: bench.peerBinary,
+      oursNode: bench.oursNode,
       kubeconfig: bench.plane.saKubeconfig,
       namespace,
       concurrency: options.concurrency,

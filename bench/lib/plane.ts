@@ -43,6 +43,8 @@ export interface Bench {
   options: BenchOptions;
   /** The Go peer's binary; empty when the peer is not benched. */
   peerBinary: string;
+  /** The node ours runs on: the image's (bench/image-node.sh) unless `--ours-node=host`. */
+  oursNode: string;
   logDir: string;
 }
 

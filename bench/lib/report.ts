@@ -31,7 +31,11 @@ export interface Report {
 }
 
 /** A report with no figures yet; `load` is the load average when the run started. */
-export function newReport(options: BenchOptions, peerBinary: string, load: number[]): Report {
+export function newReport(
+  options: BenchOptions,
+  built: { peerBinary: string; oursNode: string },
+  load: number[],
+): Report {
   return {
     date: new Date().toISOString(),
     quick: options.quick,
@@ -51,7 +55,7 @@ export function newReport(options: BenchOptions, peerBinary: string, load: numbe
       loadAverageAtStart: load.map((l) => round(l, 2)),
       note: 'shared machine: other jobs ran at the same time, so figures are noisy',
     },
-    versions: versions(peerBinary),
+    versions: versions(built),
     ceiling: [],
     operators: {},
   };
@@ -72,7 +76,13 @@ export function writeReport(report: Report, options: BenchOptions, outDir: strin
   log(`results written to ${file}`);
 }
 
-function versions(peerBinary: string): Record<string, string> {
+function versions({
+  peerBinary,
+  oursNode,
+}: {
+  peerBinary: string;
+  oursNode: string;
+}): Record<string, string> {
   const sh = (cmd: string, args: string[], cwd = REPO_ROOT): string => {
     try {
       return execFileSync(cmd, args, { encoding: 'utf8', cwd, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -84,7 +94,8 @@ function versions(peerBinary: string): Record<string, string> {
   const required = (m: string): string =>
     new RegExp(`${m.replace(/[./]/g, '\\$&')} (v\\S+)`).exec(goMod)?.[1] ?? '?';
   return {
-    node: process.version,
+    node: `${process.version} (the harness)`,
+    oursNode: oursNode ? `${sh(oursNode, ['--version'])} (${oursNode})` : '-',
     go: sh('go', ['version']),
     kubernetes: sh('bash', ['-c', 'grep ^KUBERNETES_VERSION hack/testenv/versions.env | cut -d= -f2']),
     studylabCommit: sh('git', ['rev-parse', '--short', 'HEAD']),
