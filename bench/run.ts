@@ -82,13 +82,17 @@ async function main(): Promise<void> {
   const report = newReport(options, built, load);
   try {
     await runLoops({ plane, options, ...built, logDir }, report.ceiling, report.operators);
-    finish(report);
+  } catch (err) {
+    // An hour's figures are not thrown away with the phase that failed: they are written, marked.
+    report.failed = String((err as Error).stack ?? err);
+    throw err;
   } finally {
+    finish(report);
     if (!flags['keep-logs']) rmSync(logDir, { recursive: true, force: true });
     else log(`operator logs kept in ${logDir}`);
     await plane.stop();
+    writeReport(report, options, flags.out);
   }
-  writeReport(report, options, flags.out);
 }
 
 // Interrupted: exit through the 'exit' handlers, which stop the operators and the local plane.

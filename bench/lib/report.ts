@@ -28,6 +28,8 @@ export interface Report {
   versions: Record<string, string>;
   ceiling: CeilingResult[];
   operators: Partial<Record<OperatorName, OperatorResults>>;
+  /** Why the run stopped early; the figures are those measured until then. */
+  failed?: string;
 }
 
 /** A report with no figures yet; `load` is the load average when the run started. */
@@ -71,7 +73,8 @@ export function writeReport(report: Report, options: BenchOptions, outDir: strin
   const text = render(report, options);
   process.stdout.write(`\n${text}\n`);
   mkdirSync(outDir, { recursive: true });
-  const file = join(outDir, `bench-${report.date.replace(/[:.]/g, '-')}${report.quick ? '-quick' : ''}.json`);
+  const suffix = `${report.quick ? '-quick' : ''}${report.failed ? '-failed' : ''}`;
+  const file = join(outDir, `bench-${report.date.replace(/[:.]/g, '-')}${suffix}.json`);
   writeFileSync(file, `${JSON.stringify({ ...report, table: text.split('\n') }, null, 2)}\n`);
   log(`results written to ${file}`);
 }
@@ -283,7 +286,10 @@ function render(report: Report, options: BenchOptions): string {
     ...get((r) => r.equivalence && `${r.equivalence.equal}/${r.equivalence.labs}`),
     '-',
   ]);
-  let out = table(rows);
+  let out = report.failed
+    ? `THE RUN FAILED; the figures below are those measured before:\n${report.failed}\n\n`
+    : '';
+  out += table(rows);
   out +=
     "\n\nAPI requests per lab during convergence, by verb and resource (apiserver_request_total, the harness's own requests and kube-controller-manager's PUTs left out):\n";
   for (const n of options.sizes) {
