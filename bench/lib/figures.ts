@@ -121,8 +121,8 @@ export interface ConvergenceResult {
   planeCpuMsPerLab: Record<PlaneComponent, number>;
   /**
    * With more than one operator, each size is converged twice per operator, in both orders (A B B A):
-   * each run here, with its place in the order (1 = on a plane no operator had loaded at that size
-   * yet). The figures above are then the mean of these runs.
+   * each run here, with its place in its pass (1 = the first operator to converge in that pass).
+   * The figures above are then the mean of these runs.
    */
   passes?: ConvergencePass[];
 }

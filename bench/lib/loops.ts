@@ -2,9 +2,9 @@
  * The loops: what the bench does to each operator, in the order that keeps the comparison fair.
  * For each size, the two write loops, then each operator in a fresh namespace with a fresh process:
  * convergence of N new labs; at the smallest size equivalence and single-change latency; at the
- * largest memory and a restart. Then each converges N labs once more, in the reverse order (A B B A),
- * and its convergence figures are the mean of the two runs. Growing to the larger memory sizes comes last, once every operator
- * has converged the largest size, so no operator converges on a plane holding another's 5000 labs.
+ * largest memory and a restart. Then each converges N labs once more, in the reverse order
+ * (A B B A), and its convergence figures are the mean of the two runs. Growing to the larger memory
+ * sizes comes last, once every operator has converged the largest size, so no operator converges on a plane holding another's 5000 labs.
  * The growth holds the storms (labs created at once, then a restart onto thousands, each while a
  * user edits labs), and ends with a restart onto the most labs (for ours, once with each way of
  * listing).
@@ -79,8 +79,9 @@ export async function runLoops(
         if (k) kept.set(name, k);
       }
       // Whoever converges second does so on a plane the first has just loaded (its labs, children,
-      // bound volumes, etcd's history), and that alone cost the second 10-27% at 1000 labs whichever
-      // operator it was. So each converges once more in the reverse order, and the figures are the mean.
+      // bound volumes, etcd's history): in four runs at 1000 labs (bench/README.md, 05:42) the
+      // second was 10-27% slower, whichever operator it was. So each converges once more in the
+      // reverse order, and the figures are the mean.
       for (const name of order.length > 1 ? [...order].reverse() : []) {
         const again = await convergeAgain(bench, name, n);
         const r = results[name]!;
