@@ -4,10 +4,10 @@
  * convergence of N new labs; at the smallest size equivalence and single-change latency; at the
  * largest memory and a restart. Then each converges N labs once more, in the reverse order
  * (A B B A), and its convergence figures are the mean of the two runs. Growing to the larger memory
- * sizes comes last, once every operator has converged the largest size, so no operator converges on a plane holding another's 5000 labs.
- * The growth holds the storms (labs created at once, then a restart onto thousands, each while a
- * user edits labs), and ends with a restart onto the most labs (for ours, once with each way of
- * listing).
+ * sizes comes last, once every operator has converged the largest size, so no operator converges on
+ * a plane holding another's 5000 labs. The growth holds the storms (labs created at once, then a
+ * restart onto thousands, each while a user edits labs), and ends with a restart onto the most labs
+ * (for ours, once with each way of listing).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
