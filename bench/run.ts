@@ -87,11 +87,12 @@ async function main(): Promise<void> {
     report.failed = String((err as Error).stack ?? err);
     throw err;
   } finally {
+    // Written first: nothing that cleans up after the run may lose its figures.
     finish(report);
+    writeReport(report, options, flags.out);
     if (!flags['keep-logs']) rmSync(logDir, { recursive: true, force: true });
     else log(`operator logs kept in ${logDir}`);
     await plane.stop();
-    writeReport(report, options, flags.out);
   }
 }
 
