@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { formatMicroTime } from '../src/runtime/clock.js';
 import { Client, EventsV1, Namespaces, Services, type KubeObject } from '../src/runtime/index.js';
+import { CoreEvents } from '../src/studylab/claim-events.js';
 import { procCpuSeconds } from './lib/operator-process.js';
 
 const [dir, n = '1000'] = process.argv.slice(2);
@@ -98,3 +99,15 @@ await measure('POST an Event (events.k8s.io/v1)', async (i) => {
     regarding: { apiVersion: 'v1', kind: 'Service', namespace: ns, name: `s-${i}` },
   } as KubeObject);
 });
+// A Pending claim's Warnings are read this way (src/studylab/claim-events.ts): a field selector the
+// API server applies to every Event of the namespace, which now holds the N Events above.
+const eventsOf = (i: number, resourceVersion?: string): Promise<void> =>
+  client
+    .list(CoreEvents, {
+      namespace: ns,
+      fieldSelector: `involvedObject.kind=Service,involvedObject.name=s-${i},type=Warning`,
+      ...(resourceVersion !== undefined && { resourceVersion }),
+    })
+    .then((list) => expect('no list', Array.isArray(list.items)));
+await measure(`LIST one object's Warnings among ${N} Events`, (i) => eventsOf(i));
+await measure('the same LIST at resourceVersion=0 (cache)', (i) => eventsOf(i, '0'));
