@@ -1,8 +1,8 @@
 /**
  * What the reconciler gathers, beside its children, to explain a lab that is
- * not Ready (explain.ts): the lab's pods from the cache, and a Pending claim's
- * last Warning Event from the API server. Best effort: a failed Event read
- * leaves the explanation without it, and never fails the reconcile.
+ * not Ready (explain.ts): the lab's pods and a Pending claim's last Warning
+ * Event from the caches, the taints of nodes from the API server. Best effort:
+ * a failed read leaves the explanation without it, and never fails the reconcile.
  */
 import type { StudyLab, StudyLabStatus } from '../api/v1alpha1/index.js';
 import type { V1Node } from '@kubernetes/client-node';
@@ -13,12 +13,7 @@ import {
   type ResourceType,
   type StoreReader,
 } from '../runtime/index.js';
-import {
-  CLAIM_EVENTS_GRACE_MS,
-  CLAIM_PENDING_RECHECK_MS,
-  claimIsPending,
-  lastClaimWarning,
-} from './claim-events.js';
+import { claimIsPending, lastClaimWarning } from './claim-events.js';
 import { ConditionType, Reason } from './conditions.js';
 import {
   BLOCKING_REASONS,
@@ -39,14 +34,16 @@ export const TAINT_RECHECK_MS = 15_000;
 export interface BlockerSources {
   /** The pods cache (indexed by POD_LAB_INDEX); without it the lab's pods are taken as unknown (none). */
   readonly pods?: StoreReader;
-  /** For the lists below; without it (a test's fake client) the explanation goes without them. */
+  /** Warning Events about claims, indexed by CLAIM_WARNING_INDEX; without it a Pending claim goes unexplained. */
+  readonly claimWarnings?: StoreReader;
+  /** For the nodes' taints; without it (a test's fake client) the explanation goes without them. */
   readonly lister?: Pick<Client, 'list'> | undefined;
 }
 
 /**
  * Fills `observed.pods` and, while the claim is Pending, `observed.claimWarning`.
  * Returns when to look again, if a change is due that no watch announces: a
- * Pending claim's next Warning Event, or a readiness probe's grace running out.
+ * readiness probe's grace running out, or the taints of nodes changing.
  */
 export async function observeBlockers(
   lab: StudyLab,
@@ -72,21 +69,9 @@ export async function observeBlockers(
     }
   }
   const claim = observed.pvc;
-  if (lab.spec.storage && claim && claimIsPending(claim) && sources.lister) {
-    const created = Date.parse(String(claim.metadata?.creationTimestamp ?? ''));
-    const age = Number.isNaN(created) ? Infinity : now.getTime() - created;
-    if (age < CLAIM_EVENTS_GRACE_MS) {
-      // Most claims bind within seconds: reading Events for each new one would cost every lab a request.
-      rechecks.push(CLAIM_EVENTS_GRACE_MS - age);
-    } else {
-      try {
-        const warning = await lastClaimWarning(sources.lister, claim, ctx.signal);
-        if (warning) observed.claimWarning = warning;
-      } catch (err) {
-        ctx.log.info('could not read the Events of the pending claim', errorFields(err));
-      }
-      rechecks.push(CLAIM_PENDING_RECHECK_MS);
-    }
+  if (lab.spec.storage && claimIsPending(claim) && sources.claimWarnings) {
+    const warning = lastClaimWarning(sources.claimWarnings, claim);
+    if (warning) observed.claimWarning = warning;
   }
   return rechecks.length > 0 ? { recheckAfterMs: Math.max(1, Math.min(...rechecks)) } : {};
 }

@@ -10,6 +10,8 @@
  *   owner reference, and must still be watched.
  * - Pods by label (they are owned by ReplicaSets, not by the lab), and only
  *   when what explains them changed: status says why a lab is not Ready.
+ * - Warning Events about claims (claim-events.ts): a Pending claim's last
+ *   Warning is why it is Pending, and a new one wakes the claim's lab.
  */
 import type { StudyLab } from '../api/v1alpha1/index.js';
 import {
@@ -22,12 +24,21 @@ import {
   generationChanged,
   type CacheByType,
   type Controller,
+  type IndexFunc,
   type KubeObject,
   type Manager,
-  type Request,
+  type ResourceType,
   type Store,
 } from '../runtime/index.js';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
+import {
+  CLAIM_WARNING_INDEX,
+  CLAIM_WARNINGS_SELECTOR,
+  claimWarningIndex,
+  CoreEvents,
+  labOfClaimEvent,
+  slimClaimEvent,
+} from './claim-events.js';
+import { labNamedBy, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
 import { labOfPod, podExplanationChanged, podLabIndex, POD_LAB_INDEX, slimPod } from './pods.js';
 import { registerLabsGauge } from './metrics.js';
 import { StudyLabReconciler } from './reconciler.js';
@@ -42,17 +53,15 @@ export const CONTROLLER_NAME = 'studylab';
  * a deletion, and the apply that follows puts the label back.
  */
 export const CHILD_CACHE: readonly CacheByType[] = [
-  Deployments,
-  Services,
-  NetworkPolicies,
-  PersistentVolumeClaims,
-  Pods,
-].map((type) => ({
-  type,
-  labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
-  // A pod is cached as the few fields that explain it (pods.ts): a full pod is many times larger.
-  ...(type === Pods && { transform: slimPod }),
-}));
+  ...[Deployments, Services, NetworkPolicies, PersistentVolumeClaims, Pods].map((type) => ({
+    type,
+    labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+    // A pod is cached as the few fields that explain it (pods.ts): a full pod is many times larger.
+    ...(type === Pods && { transform: slimPod }),
+  })),
+  // Events carry no labels of ours: the API server narrows them to Warnings about claims.
+  { type: CoreEvents, fieldSelector: CLAIM_WARNINGS_SELECTOR, transform: slimClaimEvent },
+];
 
 export interface StudyLabControllerOptions {
   /** @default STUDYLAB_CONTROLLER_DEFAULTS.maxConcurrentReconciles */
@@ -83,7 +92,8 @@ export function setupStudyLabController(
       services: manager.getStore(Services),
       networkPolicies: manager.getStore(NetworkPolicies),
       claims: manager.getStore(PersistentVolumeClaims),
-      pods: podStore(manager),
+      pods: indexedStore(manager, Pods, POD_LAB_INDEX, podLabIndex),
+      claimWarnings: indexedStore(manager, CoreEvents, CLAIM_WARNING_INDEX, claimWarningIndex),
     },
   });
   return new ControllerBuilder(manager, CONTROLLER_NAME)
@@ -91,8 +101,9 @@ export function setupStudyLabController(
     .owns(Deployments)
     .owns(Services)
     .owns(NetworkPolicies)
-    .watches(PersistentVolumeClaims, labOfClaim)
+    .watches(PersistentVolumeClaims, labNamedBy)
     .watches(Pods, labOfPod, { predicates: [podExplanationChanged] })
+    .watches(CoreEvents, labOfClaimEvent(manager.getStore(PersistentVolumeClaims)))
     .withOptions({
       maxConcurrentReconciles:
         options.maxConcurrentReconciles ?? STUDYLAB_CONTROLLER_DEFAULTS.maxConcurrentReconciles,
@@ -101,17 +112,9 @@ export function setupStudyLabController(
     .complete(reconciler);
 }
 
-/** The pods cache, indexed by the key of the lab each pod belongs to. */
-function podStore(manager: Manager): Store {
-  const store = manager.getStore(Pods);
-  if (!store.hasIndex(POD_LAB_INDEX)) store.addIndexer(POD_LAB_INDEX, podLabIndex);
+/** The cache of `type`, with the index the reconciler looks its objects up by. */
+function indexedStore(manager: Manager, type: ResourceType, index: string, by: IndexFunc<KubeObject>): Store {
+  const store = manager.getStore(type);
+  if (!store.hasIndex(index)) store.addIndexer(index, by);
   return store;
-}
-
-/** A claim belongs to the lab named by its instance label, if we manage it. */
-function labOfClaim(claim: KubeObject): Request[] {
-  const labels = claim.metadata?.labels ?? {};
-  const instance = labels[INSTANCE_LABEL];
-  if (labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || !instance) return [];
-  return [{ namespace: claim.metadata?.namespace, name: instance }];
 }

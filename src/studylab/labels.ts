@@ -1,4 +1,5 @@
 /** The labels every child of a lab carries, and the field manager that owns what the operator writes. */
+import type { KubeObject, Request } from '../runtime/index.js';
 
 /**
  * The server-side apply field manager of every write the operator makes.
@@ -29,4 +30,16 @@ export function labelsFor(labName: string): Record<string, string> {
  */
 export function selectorLabelsFor(labName: string): Record<string, string> {
   return { [NAME_LABEL]: NAME_VALUE, [INSTANCE_LABEL]: labName };
+}
+
+/**
+ * The lab an object we manage belongs to, named by its instance label: how a child found by label
+ * (a claim, which a retained one has no owner reference to tell; a pod, owned by a ReplicaSet)
+ * wakes its lab. None for an object we do not manage.
+ */
+export function labNamedBy(obj: KubeObject): Request[] {
+  const labels = obj.metadata?.labels ?? {};
+  const instance = labels[INSTANCE_LABEL];
+  if (labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || !instance) return [];
+  return [{ namespace: obj.metadata?.namespace, name: instance }];
 }

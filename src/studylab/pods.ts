@@ -10,10 +10,10 @@
  */
 import type { V1ContainerState, V1ContainerStatus, V1Pod, V1PodCondition } from '@kubernetes/client-node';
 import type { StudyLab } from '../api/v1alpha1/index.js';
-import type { KubeObject, Predicate, Request, StoreReader } from '../runtime/index.js';
+import type { KubeObject, Predicate, StoreReader } from '../runtime/index.js';
 import { deepEqual } from '../runtime/equality.js';
 import { objectKey, requestKey } from '../runtime/keys.js';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
+import { INSTANCE_LABEL, labNamedBy, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
 
 /** The pods index: a pod is filed under `namespace/<instance label>`, the key of the lab it belongs to. */
 export const POD_LAB_INDEX = 'studylab-lab';
@@ -34,12 +34,7 @@ export function podLabIndex(pod: KubeObject): string[] {
 }
 
 /** A pod wakes the lab named by its instance label (pods are owned by ReplicaSets, not by the lab). */
-export function labOfPod(pod: KubeObject): Request[] {
-  const labels = pod.metadata?.labels ?? {};
-  const instance = labels[INSTANCE_LABEL];
-  if (labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || !instance) return [];
-  return [{ namespace: pod.metadata?.namespace, name: instance }];
-}
+export const labOfPod = labNamedBy;
 
 /**
  * The lab's pods from the cache, in name order (so "the first pod" is the same pod on every reconcile).

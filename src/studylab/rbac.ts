@@ -52,8 +52,8 @@ export const CLUSTER_RULES: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
   // Pods only to explain a lab that is not Ready (the cache holds ours, by label); never written.
   { apiGroups: [''], resources: ['pods'], verbs: [...WATCH] },
-  // core/v1 Events only to read a Pending claim's warnings (listed with a field selector, never watched).
-  { apiGroups: [''], resources: ['events'], verbs: ['list'] },
+  // core/v1 Events only to read a Pending claim's warnings (watched through a field selector: Warnings about claims).
+  { apiGroups: [''], resources: ['events'], verbs: [...WATCH] },
   // Nodes only to name the taint a lab's pods do not tolerate (the scheduler's message no longer does).
   { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },

@@ -72,14 +72,16 @@ export interface StudyLabCaches {
   claims: Store<KubeObject>;
   /** The lab's pods, slimmed and indexed by lab (pods.ts); without it status cannot explain pods. */
   pods?: StoreReader;
+  /** Warning Events about claims, indexed by claim (claim-events.ts); without it a Pending claim goes unexplained. */
+  claimWarnings?: StoreReader;
 }
 
 export interface StudyLabReconcilerDeps {
   /** Writes, and reads of what is not cached; every call gets the reconcile's signal. */
   client: ObjectClient;
   /**
-   * Lists made only to explain a lab that is not Ready (a Pending claim's Events, the taints of nodes);
-   * without it the explanation goes without them.
+   * Lists made only to explain a lab that is not Ready (the taints of nodes); without it the
+   * explanation goes without them.
    */
   lister?: BlockerSources['lister'];
   caches: StudyLabCaches;
@@ -183,7 +185,7 @@ export class StudyLabReconciler implements Reconciler {
     const { recheckAfterMs } = await observeBlockers(
       lab,
       observed,
-      { pods: caches.pods, lister },
+      { pods: caches.pods, claimWarnings: caches.claimWarnings, lister },
       ctx,
       this.now(),
     );

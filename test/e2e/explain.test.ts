@@ -40,8 +40,7 @@ import { startOperator, type OperatorProcess } from '../support/operator.js';
 
 /**
  * The issue asks for the scheduler's message within 30 s; this is a deadline,
- * not a speed verdict, so it is doubled for a loaded machine. A Pending claim's
- * Events are read after CLAIM_EVENTS_GRACE_MS and every CLAIM_PENDING_RECHECK_MS (20 s together).
+ * not a speed verdict, so it is doubled for a loaded machine.
  */
 const EXPLAIN_DEADLINE_MS = 60_000;
 const IMAGE = 'nginxinc/nginx-unprivileged:1.27';

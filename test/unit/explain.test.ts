@@ -2,7 +2,13 @@ import { expect } from 'chai';
 import type { V1Deployment, V1Node, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { StudyLabSpec, StudyLabStatus } from '../../src/api/v1alpha1/index.js';
 import { blockerEvent } from '../../src/studylab/blockers.js';
-import { lastClaimWarning } from '../../src/studylab/claim-events.js';
+import {
+  CLAIM_WARNING_INDEX,
+  claimWarningIndex,
+  labOfClaimEvent,
+  lastClaimWarning,
+  slimClaimEvent,
+} from '../../src/studylab/claim-events.js';
 import { Reason } from '../../src/studylab/conditions.js';
 import {
   BLOCKING_REASONS,
@@ -13,7 +19,7 @@ import {
   untoleratedTaintsOf,
   type ExplainInput,
 } from '../../src/studylab/explain.js';
-import { Store } from '../../src/runtime/index.js';
+import { Store, type KubeObject } from '../../src/runtime/index.js';
 import {
   labOfPod,
   podExplanationChanged,
@@ -423,37 +429,89 @@ describe('the pod cache', function () {
 });
 
 describe('the claim warning', function () {
-  it('reads the newest Warning Event of this very claim, once, with a field selector', async function () {
-    const calls: unknown[] = [];
-    const client = {
-      list: (_t: unknown, opts: unknown) => {
-        calls.push(opts);
-        return Promise.resolve({
-          resourceVersion: '1',
-          items: [
-            { reason: 'Old', message: 'old', lastTimestamp: '2026-03-01T11:00:00Z' },
-            {
-              reason: 'ProvisioningFailed',
-              message: 'storageclass.storage.k8s.io "fast" not found',
-              lastTimestamp: '2026-03-01T11:59:00Z',
-            },
-            { reason: 'Micro', message: 'older', eventTime: '2026-03-01T11:58:59.999999Z' },
-          ],
-        });
-      },
-    };
-    const warning = await lastClaimWarning(client as never, claim('Pending'));
-    expect(warning).to.deep.equal({
+  const warning = (
+    name: string,
+    uid: string,
+    reason: string,
+    message: string,
+    at: Partial<KubeObject> = {},
+  ) =>
+    ({
+      metadata: { name, namespace: 'team-a', uid: `event-${name}`, resourceVersion: '1', managedFields: [] },
+      involvedObject: { kind: 'PersistentVolumeClaim', namespace: 'team-a', name: 'web', uid },
+      type: 'Warning',
+      reason,
+      message,
+      source: { component: 'persistentvolume-controller' },
+      count: 3,
+      ...at,
+    }) as KubeObject;
+  const cache = (...events: KubeObject[]): Store => {
+    const store = new Store({ [CLAIM_WARNING_INDEX]: claimWarningIndex });
+    for (const e of events) store.upsert(slimClaimEvent(e));
+    return store;
+  };
+
+  it('takes the newest Warning of this very claim from the cache, whichever time field it carries', function () {
+    const store = cache(
+      warning('a', 'uid-claim', 'Old', 'old', { lastTimestamp: '2026-03-01T11:00:00Z' } as never),
+      warning('b', 'uid-claim', 'ProvisioningFailed', 'storageclass.storage.k8s.io "fast" not found', {
+        lastTimestamp: '2026-03-01T11:59:00Z',
+      } as never),
+      warning('c', 'uid-claim', 'Micro', 'older', { eventTime: '2026-03-01T11:58:59.999999Z' } as never),
+      // An earlier claim of the same name: its Warning is not this claim's.
+      warning('d', 'uid-earlier', 'Newest', 'of another claim', {
+        lastTimestamp: '2026-03-01T12:30:00Z',
+      } as never),
+    );
+    expect(lastClaimWarning(store, claim('Pending'))).to.deep.equal({
       reason: 'ProvisioningFailed',
       message: 'storageclass.storage.k8s.io "fast" not found',
     });
-    expect(calls).to.deep.equal([
-      {
-        namespace: 'team-a',
-        fieldSelector:
-          'involvedObject.kind=PersistentVolumeClaim,involvedObject.name=web,involvedObject.uid=uid-claim,type=Warning',
+    expect(lastClaimWarning(cache(), claim('Pending'))).to.equal(undefined);
+  });
+
+  it('keeps of an Event only what it is about, why and when, with a bounded message', function () {
+    const slim = slimClaimEvent(
+      warning('a', 'uid-claim', 'ProvisioningFailed', 'x'.repeat(5000), {
+        lastTimestamp: '2026-03-01T11:00:00Z',
+      } as never),
+    ) as KubeObject & { message: string; involvedObject: unknown };
+    expect(slim.metadata).to.deep.equal({
+      name: 'a',
+      namespace: 'team-a',
+      uid: 'event-a',
+      resourceVersion: '1',
+    });
+    expect(slim.involvedObject).to.deep.equal({
+      kind: 'PersistentVolumeClaim',
+      namespace: 'team-a',
+      name: 'web',
+      uid: 'uid-claim',
+    });
+    expect(slim.message).to.have.length(1024);
+    expect(slim).to.not.have.any.keys('source', 'count');
+  });
+
+  it('wakes the lab of the claim the Warning is about, and no lab for a claim not ours', function () {
+    const claims = new Store();
+    claims.upsert({
+      ...claim('Pending'),
+      metadata: {
+        ...claim('Pending').metadata,
+        labels: {
+          'app.kubernetes.io/instance': 'lab-a',
+          'app.kubernetes.io/managed-by': 'studylab-operator',
+        },
       },
+    });
+    const map = labOfClaimEvent(claims);
+    expect(map(warning('a', 'uid-claim', 'ProvisioningFailed', 'x'))).to.deep.equal([
+      { namespace: 'team-a', name: 'lab-a' },
     ]);
+    const other = warning('b', 'uid-x', 'ProvisioningFailed', 'x');
+    (other as { involvedObject: { name: string } }).involvedObject.name = 'someone-elses';
+    expect(map(other)).to.deep.equal([]);
   });
 });
 
