@@ -112,7 +112,7 @@ function renderHtml(s: DebugSnapshot): string {
     s.informers.map((i) => [
       i.kind,
       i.namespace ?? '(all)',
-      i.labelSelector ?? '',
+      [i.labelSelector, i.fieldSelector].filter(Boolean).join(' '),
       String(i.synced),
       i.state,
       i.resourceVersion,

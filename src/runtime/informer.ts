@@ -51,6 +51,7 @@ export interface InformerStats {
   kind: string;
   namespace?: string;
   labelSelector?: string;
+  fieldSelector?: string;
   synced: boolean;
   state: WatcherState['phase'];
   /** The last resourceVersion seen: the informer's position in the API server's history. */
@@ -195,6 +196,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     };
     if (this.namespace) stats.namespace = this.namespace;
     if (this.options.labelSelector) stats.labelSelector = this.options.labelSelector;
+    if (this.options.fieldSelector) stats.fieldSelector = this.options.fieldSelector;
     if (lastEventAt) stats.lastEventAt = lastEventAt;
     if (lastError) stats.lastError = lastError.message;
     return stats;

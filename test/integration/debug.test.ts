@@ -124,6 +124,7 @@ describe('/debug/controllers (integration)', function () {
     });
     expect(s.informers.map((i) => i.kind).sort()).to.deep.equal([
       'Deployment',
+      'Event',
       'NetworkPolicy',
       'PersistentVolumeClaim',
       'Pod',
@@ -133,7 +134,9 @@ describe('/debug/controllers (integration)', function () {
     for (const i of s.informers) {
       expect(i, i.kind).to.include({ synced: true, state: 'Watching', namespace, relists: 0, objects: 0 });
       expect(Number(i.resourceVersion), `${i.kind} resourceVersion`).to.be.above(0);
-      if (i.kind !== 'StudyLab')
+      if (i.kind === 'Event')
+        expect(i.fieldSelector).to.equal('involvedObject.kind=PersistentVolumeClaim,type=Warning');
+      else if (i.kind !== 'StudyLab')
         expect(i.labelSelector).to.equal('app.kubernetes.io/managed-by=studylab-operator');
     }
     expect(s.controllers).to.have.length(1);
