@@ -104,6 +104,8 @@ export interface CacheByType {
    * @default dropManagedFields
    */
   readonly transform?: (obj: KubeObject) => KubeObject;
+  /** See WatcherOptions.serverSendsBookmarks: false for a kind without a watch cache. @default true */
+  readonly serverSendsBookmarks?: boolean;
 }
 
 export const MANAGER_DEFAULTS = {
@@ -219,6 +221,7 @@ export class Manager {
       ...(narrowed?.labelSelector ? { labelSelector: narrowed.labelSelector } : {}),
       ...(narrowed?.fieldSelector ? { fieldSelector: narrowed.fieldSelector } : {}),
       ...(narrowed?.transform ? { transform: narrowed.transform as unknown as (obj: T) => T } : {}),
+      ...(narrowed?.serverSendsBookmarks === false ? { serverSendsBookmarks: false } : {}),
       ...(this.options.watchSilenceTimeoutMs ? { silenceTimeoutMs: this.options.watchSilenceTimeoutMs } : {}),
       ...(this.options.listMode ? { listMode: this.options.listMode } : {}),
     });

@@ -95,6 +95,13 @@ export interface WatcherOptions {
    * @default 150_000 (about twice the API server's bookmark interval)
    */
   readonly silenceTimeoutMs?: number;
+  /**
+   * False for a kind the API server serves without its watch cache (core Events): such a watch
+   * gets no bookmarks, so a quiet one is not a sign of a dead connection. Its watchdog waits for
+   * the watch's own server-side timeout and a minute more instead of silenceTimeoutMs.
+   * @default true
+   */
+  readonly serverSendsBookmarks?: boolean;
   /** Reconnect backoff: jittered exponential, forever; reset after `resetAfterMs` without failures. */
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number; readonly resetAfterMs?: number };
   /** Page size of lists. @default 500 */
@@ -154,6 +161,9 @@ export interface WatcherStatus {
 export type ListerWatcher = Pick<Client, 'list' | 'watch'>;
 
 /** A watch timeout in [base, 2 base), so a fleet of watches does not reconnect in lockstep. */
+/** How long after its own timeout a watch without bookmarks may stay open before the watchdog calls it dead. */
+const SERVER_CLOSE_GRACE_MS = 60_000;
+
 export function jitteredWatchTimeout(baseSeconds: number, random: () => number = Math.random): number {
   return Math.floor(jitter(baseSeconds, 1, random));
 }
@@ -339,7 +349,13 @@ export class Watcher<T extends KubeObject = KubeObject> {
       this.metrics?.informerWatchRestarts.inc({ kind: this.type.kind });
     }
     const initial = listing === undefined ? undefined : new InitialEvents<T>(listing);
-    const silenceMs = this.options.silenceTimeoutMs ?? WATCHER_DEFAULTS.silenceTimeoutMs;
+    const timeoutSeconds = jitteredWatchTimeout(
+      this.options.watchTimeoutSeconds ?? WATCHER_DEFAULTS.watchTimeoutSeconds,
+    );
+    const silenceMs =
+      this.options.serverSendsBookmarks === false
+        ? timeoutSeconds * 1000 + SERVER_CLOSE_GRACE_MS
+        : (this.options.silenceTimeoutMs ?? WATCHER_DEFAULTS.silenceTimeoutMs);
     const watchAbort = new AbortController();
     const onStop = (): void => watchAbort.abort(abortReason(signal));
     signal.addEventListener('abort', onStop, { once: true });
@@ -352,9 +368,6 @@ export class Watcher<T extends KubeObject = KubeObject> {
     const openedAt = this.clock.now();
     let events = 0;
     try {
-      const timeoutSeconds = jitteredWatchTimeout(
-        this.options.watchTimeoutSeconds ?? WATCHER_DEFAULTS.watchTimeoutSeconds,
-      );
       this.log.debug('Watching', { resourceVersion: from, timeoutSeconds });
       await this.client.watch<T>(
         this.type,

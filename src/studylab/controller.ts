@@ -59,8 +59,14 @@ export const CHILD_CACHE: readonly CacheByType[] = [
     // A pod is cached as the few fields that explain it (pods.ts): a full pod is many times larger.
     ...(type === Pods && { transform: slimPod }),
   })),
-  // Events carry no labels of ours: the API server narrows them to Warnings about claims.
-  { type: CoreEvents, fieldSelector: CLAIM_WARNINGS_SELECTOR, transform: slimClaimEvent },
+  // Events carry no labels of ours: the API server narrows them to Warnings about claims. It keeps
+  // no watch cache of Events, so their watch gets no bookmarks.
+  {
+    type: CoreEvents,
+    fieldSelector: CLAIM_WARNINGS_SELECTOR,
+    transform: slimClaimEvent,
+    serverSendsBookmarks: false,
+  },
 ];
 
 export interface StudyLabControllerOptions {

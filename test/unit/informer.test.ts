@@ -629,6 +629,25 @@ describe('watcher alone (no Store, no handlers)', function () {
     expect(api.watchCalls[1]?.resourceVersion).to.equal('8');
   });
 
+  it('a watch the server sends no bookmarks on is called dead only a minute after its own timeout, not after silenceTimeoutMs', async function () {
+    const clock = new FakeClock();
+    const api = new ScriptedApi().onList({ items: [], resourceVersion: '7' }).onWatch(async (_emit, opts) => {
+      await untilAborted(opts.signal);
+    });
+    run(api, { silenceTimeoutMs: 10_000, watchTimeoutSeconds: 100, serverSendsBookmarks: false }, clock);
+    await until(() => expect(api.watchCalls).to.have.length(1));
+    const timeoutMs = api.watchCalls[0]!.timeoutSeconds! * 1000;
+    clock.advance(timeoutMs + 59_000);
+    await settle();
+    expect(api.watchCalls, 'quiet, not dead').to.have.length(1);
+    expect(api.watchCalls[0]?.signal.aborted).to.equal(false);
+
+    clock.advance(2_000);
+    await until(() => expect(api.watchCalls).to.have.length(2));
+    expect(api.watchCalls[0]?.signal.aborted, 'the dead watch was aborted').to.equal(true);
+    expect(api.watchCalls[1]?.resourceVersion).to.equal('7');
+  });
+
   describe("listMode 'stream' (KEP-3157)", function () {
     const endOfInitialEvents = (rv: string): WatchEvent<KubeObject> => ({
       type: 'BOOKMARK',
