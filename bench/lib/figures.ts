@@ -37,12 +37,22 @@ const OPERATOR_RESOURCES = new Set([
   'events.k8s.io/events',
 ]);
 /**
+ * What ours only reads, to explain a lab: core Events (a Pending claim's Warnings), pods, nodes.
+ * Their writes are other components' (the PV controller's Events, the scheduler's and kwok's pods).
+ * Ours listed a Pending claim's Events on every reconcile until 2026-12-07, and no figure showed it.
+ */
+const OPERATOR_READ_ONLY = new Set(['core/events', 'core/pods', 'core/nodes']);
+const READ_VERBS = new Set(['GET', 'LIST', 'WATCH']);
+/**
  * kube-controller-manager updates Deployment status and binds claims with PUT
  * (Update); neither operator ever sends a PUT (they apply, patch, create
  * Events and delete), so PUTs are left out of the operators' figures.
  */
-const operatorRequest = (k: RequestKey): boolean =>
-  OPERATOR_RESOURCES.has(`${k.group || 'core'}/${k.resource}`) && k.verb !== 'PUT';
+const operatorRequest = (k: RequestKey): boolean => {
+  const resource = `${k.group || 'core'}/${k.resource}`;
+  if (OPERATOR_READ_ONLY.has(resource)) return READ_VERBS.has(k.verb);
+  return OPERATOR_RESOURCES.has(resource) && k.verb !== 'PUT';
+};
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'APPLY', 'DELETE', 'UPDATE', 'CREATE']);
 
 /** `APPLY studylabs/status`: a verb and what it was sent to, so a status write is told apart from a child's. */
