@@ -93,7 +93,7 @@ export const FLAGS = {
   'watch-silence-timeout': {
     type: 'string',
     default: seconds(WATCHER_DEFAULTS.silenceTimeoutMs),
-    help: 'seconds a watch may deliver nothing (no event, no bookmark) before it is reopened',
+    help: 'seconds a watch may deliver nothing (no event, no bookmark) before it is reopened; the watch of Warning Events about claims gets no bookmarks and waits for its own timeout instead',
   },
   'list-mode': {
     type: 'string',
