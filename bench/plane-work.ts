@@ -13,12 +13,11 @@
  *
  *   npx tsx bench/plane-work.ts [--labs=300] [--operators=peer,ours] [--concurrency=4]
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import type { StudyLab } from '../src/api/v1alpha1/index.js';
 import { StudyLabs } from '../src/studylab/resources.js';
 import { claimsBound, createLabs } from './lib/labs.js';
@@ -76,32 +75,19 @@ async function main(): Promise<void> {
   };
   const { oursNode, peerBinary } = buildOperators(names, 'image');
   const dir = mkdtempSync(join(tmpdir(), 'studylab-plane-work-'));
-  const policy = join(dir, 'audit-policy.yaml');
-  const auditLog = join(dir, 'audit.log');
-  writeFileSync(
-    policy,
-    stringify({
-      apiVersion: 'audit.k8s.io/v1',
-      kind: 'Policy',
-      omitStages: ['RequestReceived'],
-      rules: [{ level: 'Metadata' }],
-    }),
-  );
   log('starting the local control plane, auditing every request');
-  const plane = await startPlane({
-    apiServerArgs: [
-      `--audit-policy-file=${policy}`,
-      `--audit-log-path=${auditLog}`,
-      '--audit-log-format=json',
-    ],
-  });
+  const plane = await startPlane({ auditAllRequests: true });
   const loadAtStart = loadavg();
   const phases: Phase[] = [];
+  let audit: string;
   try {
     const bench: Bench = { plane, options, peerBinary, oursNode, logDir: dir };
     for (const name of names) phases.push(await converge(bench, name, n));
+    // Read before the plane stops: stopping it removes its directory, the log with it.
+    audit = readFileSync(plane.auditLogPath!, 'utf8');
   } finally {
     await plane.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
   process.stdout.write(
     `# bench/plane-work.ts --labs=${n} --operators=${names.join(',')}, ${new Date().toISOString()}\n` +
@@ -109,8 +95,7 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(1))
         .join(' ')}\n\n`,
   );
-  process.stdout.write(`${report(readFileSync(auditLog, 'utf8'), phases, n)}\n`);
-  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(`${report(audit, phases, n)}\n`);
 }
 
 async function converge(bench: Bench, name: OperatorName, n: number): Promise<Phase> {

@@ -51,14 +51,14 @@ export interface Bench {
 /**
  * Starts the plane and installs deploy/; the plane is stopped on exit too, however the run ends.
  * `auditOperatorWrites` makes kube-apiserver audit the operator ServiceAccount's writes
- * (`auditLogPath`), for a figure that needs each write's time and body; `apiServerArgs` are added to
- * kube-apiserver's.
+ * (`auditLogPath`), for a figure that needs each write's time and body; `auditAllRequests` audits
+ * every request of anyone, without bodies, to count them.
  */
 export async function startPlane(
-  opts: { auditOperatorWrites?: boolean; apiServerArgs?: string[] } = {},
+  opts: { auditOperatorWrites?: boolean; auditAllRequests?: boolean } = {},
 ): Promise<Plane> {
   const c = await LocalControlPlane.start({
-    apiServerArgs: opts.apiServerArgs ?? [],
+    ...(opts.auditAllRequests && { auditAllRequests: true }),
     // kube-controller-manager's client defaults to 20 requests/s per controller; at that rate the claim
     // binder and the Deployment controller, not the operators, would decide when 1000 labs are Ready.
     controllerManagerArgs: ['--kube-api-qps=1000', '--kube-api-burst=2000'],

@@ -39,6 +39,8 @@ export interface LocalControlPlaneOptions {
    * resourceVersion. Default: no audit log.
    */
   auditWritesOf?: string[];
+  /** Audit every request of anyone at the Metadata level (who, verb, resource; no bodies) instead. */
+  auditAllRequests?: boolean;
   /** Progress messages (default: silent). */
   log?: (msg: string) => void;
 }
@@ -101,7 +103,7 @@ export class LocalControlPlane {
     this.kubeconfigPath = this.writeKubeconfig('admin');
     this.kubeConfig = new KubeConfig();
     this.kubeConfig.loadFromFile(this.kubeconfigPath);
-    this.auditLogPath = options.auditWritesOf ? join(dir, AUDIT_LOG) : undefined;
+    this.auditLogPath = options.auditWritesOf || options.auditAllRequests ? join(dir, AUDIT_LOG) : undefined;
   }
 
   static async start(options: LocalControlPlaneOptions = {}): Promise<LocalControlPlane> {
@@ -117,11 +119,7 @@ export class LocalControlPlane {
       const apiServer = new Component(
         'kube-apiserver',
         bin.kubeApiserver,
-        [
-          ...apiServerArgs(pki, ports),
-          ...auditArgs(dir, options.auditWritesOf),
-          ...(options.apiServerArgs ?? []),
-        ],
+        [...apiServerArgs(pki, ports), ...auditArgs(dir, options), ...(options.apiServerArgs ?? [])],
         join(dir, 'kube-apiserver.log'),
       );
       plane = new LocalControlPlane(dir, pki, ports, options, etcd, apiServer);
@@ -459,20 +457,19 @@ function etcdArgs(dir: string, ports: Ports): string[] {
 
 const AUDIT_LOG = 'audit.log';
 
-function auditArgs(dir: string, groups: string[] | undefined): string[] {
-  if (!groups) return [];
+function auditArgs(dir: string, options: LocalControlPlaneOptions): string[] {
+  const groups = options.auditWritesOf;
+  if (!groups && !options.auditAllRequests) return [];
   const policy = join(dir, 'audit-policy.yaml');
-  writeFileSync(
-    policy,
-    stringify({
-      apiVersion: 'audit.k8s.io/v1',
-      kind: 'Policy',
-      omitStages: ['RequestReceived'],
-      rules: [
+  const rules = options.auditAllRequests
+    ? [{ level: 'Metadata' }]
+    : [
         { level: 'RequestResponse', userGroups: groups, verbs: ['create', 'update', 'patch', 'delete'] },
         { level: 'None' },
-      ],
-    }),
+      ];
+  writeFileSync(
+    policy,
+    stringify({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules }),
   );
   return [
     `--audit-policy-file=${policy}`,
