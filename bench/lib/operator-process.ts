@@ -73,6 +73,7 @@ export class OperatorProcess {
     readonly name: OperatorName,
     private readonly child: ChildProcess,
     readonly metricsUrl: string,
+    private readonly probesUrl: string,
   ) {
     this.exited = once(child, 'exit');
   }
@@ -109,7 +110,12 @@ export class OperatorProcess {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
     running.add(child);
     child.once('exit', () => running.delete(child));
-    const op = new OperatorProcess(spec.name, child, `http://127.0.0.1:${metricsPort}/metrics`);
+    const op = new OperatorProcess(
+      spec.name,
+      child,
+      `http://127.0.0.1:${metricsPort}/metrics`,
+      `http://127.0.0.1:${probesPort}`,
+    );
     const log = createWriteStream(join(spec.logDir, `${logName}.log`));
     const LINE = 'Starting workers';
     /** Watches one stream; keeps the end of the last chunk, since a pipe may cut the line in two. */
@@ -151,6 +157,15 @@ export class OperatorProcess {
   /** performance.now() of the "Starting workers" line; undefined before it. */
   get workersStartedAt(): number | undefined {
     return this.startedAt;
+  }
+
+  /** /readyz answers 200: caches synced, whether or not this process leads (a standby's are warm too). */
+  async cachesSynced(): Promise<boolean> {
+    try {
+      return (await fetch(`${this.probesUrl}/readyz`)).ok;
+    } catch {
+      return false;
+    }
   }
 
   async metrics(): Promise<string> {

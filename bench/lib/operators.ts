@@ -130,6 +130,42 @@ export const ceilingNamespace = (n: number, writes: LoopWrites): string =>
   writes === 'children' ? `bench-ceiling-${n}` : `bench-lab-writes-${n}`;
 
 /**
+ * Creates labs [0, n) in `ns` as the bench creates them, while the operator's concurrency of workers
+ * hands each lab to `write` as soon as it is created: a plain loop in an operator's place.
+ */
+export async function eachLabAsCreated(
+  bench: Bench,
+  ns: string,
+  n: number,
+  write: (lab: StudyLab) => Promise<void>,
+): Promise<void> {
+  const queue: StudyLab[] = [];
+  let creating = true;
+  let sleepers: (() => void)[] = [];
+  const wake = (): void => {
+    const s = sleepers;
+    sleepers = [];
+    for (const w of s) w();
+  };
+  const creation = createLabs(bench, ns, 0, n, (lab) => {
+    queue.push(lab);
+    wake();
+  }).finally(() => {
+    creating = false;
+    wake();
+  });
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const lab = queue.shift();
+      if (lab) await write(lab);
+      else if (!creating) return;
+      else await new Promise<void>((r) => sleepers.push(r));
+    }
+  };
+  await Promise.all([creation, ...Array.from({ length: bench.options.concurrency }, worker)]);
+}
+
+/**
  * The same labs created the same way, and the same 4N children (built by our
  * builders, applied with our client under our ServiceAccount) written by a
  * plain loop with the operator's concurrency: as fast as anything could make
@@ -149,14 +185,6 @@ export async function ceiling(
 ): Promise<CeilingResult> {
   const { saClient } = bench.plane;
   await createNamespace(bench.plane, ns);
-  const queue: StudyLab[] = [];
-  let creating = true;
-  let sleepers: (() => void)[] = [];
-  const wake = (): void => {
-    const s = sleepers;
-    sleepers = [];
-    for (const w of s) w();
-  };
   const events = new EventRecorder(
     saClient,
     { reportingController: 'studylab.io/bench-ceiling' },
@@ -175,48 +203,26 @@ export async function ceiling(
     );
   const requests = await countRequests(bench.plane);
   const t0 = performance.now();
-  const creation = createLabs(bench, ns, 0, n, (lab) => {
-    queue.push(lab);
-    wake();
-  }).finally(() => {
-    creating = false;
-    wake();
-  });
-  const writer = async (): Promise<void> => {
-    for (;;) {
-      const lab = queue.shift();
-      if (!lab) {
-        if (!creating) return;
-        await new Promise<void>((r) => sleepers.push(r));
-        continue;
-      }
-      if (writes === 'lab') await writeStatus(lab, {});
-      const applied: Partial<Observed> = {};
-      const created: string[] = [];
-      for (const { type, intent, unhashed } of childIntents(lab)) {
-        const child = await saClient.apply(type, withIntentHash(intent, unhashed), {
-          fieldManager: FIELD_MANAGER,
-          force: true,
-        });
-        if (writes === 'children') continue;
-        if (type === Deployments) applied.deployment = child;
-        if (type === Services) applied.service = child;
-        if (type === PersistentVolumeClaims) applied.pvc = child;
-        created.push(type.kind);
-      }
-      if (writes === 'lab') {
-        events.event(
-          lab,
-          'Normal',
-          'Created',
-          'Create',
-          `Created ${created.join(', ')} ${lab.metadata.name}`,
-        );
-        await writeStatus(lab, applied);
-      }
+  await eachLabAsCreated(bench, ns, n, async (lab) => {
+    if (writes === 'lab') await writeStatus(lab, {});
+    const applied: Partial<Observed> = {};
+    const created: string[] = [];
+    for (const { type, intent, unhashed } of childIntents(lab)) {
+      const child = await saClient.apply(type, withIntentHash(intent, unhashed), {
+        fieldManager: FIELD_MANAGER,
+        force: true,
+      });
+      if (writes === 'children') continue;
+      if (type === Deployments) applied.deployment = child;
+      if (type === Services) applied.service = child;
+      if (type === PersistentVolumeClaims) applied.pvc = child;
+      created.push(type.kind);
     }
-  };
-  await Promise.all([creation, ...Array.from({ length: bench.options.concurrency }, writer)]);
+    if (writes === 'lab') {
+      events.event(lab, 'Normal', 'Created', 'Create', `Created ${created.join(', ')} ${lab.metadata.name}`);
+      await writeStatus(lab, applied);
+    }
+  });
   await events.flush();
   const seconds = (performance.now() - t0) / 1000;
   const byRequest = await requests.take({ 'POST studylabs': n });
