@@ -27,6 +27,10 @@
 #
 # Needs root, Docker, npm, and debootstrap (installed from Debian's packages when missing).
 set -euo pipefail
+# Stdout carries the two build args and nothing else (hack/build-image.sh reads every line of it):
+# all else goes to stderr, apt-get's progress included, which on a machine without debootstrap
+# once made the caller count its lines as bases and stop with "named no bases".
+exec 3>&1 1>&2
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${STUDYLAB_CACHE:-$HOME/.cache/studylab}/stand-ins
@@ -84,7 +88,7 @@ for ref in "$build_ref" "$runtime_ref"; do
   fi
 done
 # What hack/build-image.sh passes as --build-arg: the tags, present locally now.
-announce() { printf 'BUILD_BASE=%s\nRUNTIME_BASE=%s\n' "$build_ref" "$runtime_ref"; }
+announce() { printf 'BUILD_BASE=%s\nRUNTIME_BASE=%s\n' "$build_ref" "$runtime_ref" >&3; }
 ((${#need_build[@]})) || { announce; exit 0; }
 
 [[ $(id -u) == 0 ]] || die "building the stand-ins needs root (debootstrap, file ownership)"
