@@ -19,7 +19,11 @@
  * claim Bound, so the controller manager has finished before the next phase. Rounds alternate the
  * order (A B C, C B A): on this plane whoever goes second runs slower.
  *
- *   npx tsx bench/first-reconcile-floor.ts [--labs=1000] [--rounds=2] [--phases=floor,floor-watched,peer,ours]
+ * `--children-by=create` makes the floor create the children with POST instead of server-side
+ * apply: a cheaper request (no field-ownership merge), which an operator that repairs drift by
+ * apply would pay for later (its fields would belong to an Update manager).
+ *
+ *   npx tsx bench/first-reconcile-floor.ts [--labs=1000] [--rounds=2] [--phases=floor,floor-watched,peer,ours] [--children-by=apply|create]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -56,6 +60,7 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     'create-concurrency': { type: 'string', default: '16' },
     'timeout-s': { type: 'string', default: '900' },
+    'children-by': { type: 'string', default: 'apply' },
   },
   strict: true,
 });
@@ -72,6 +77,8 @@ interface Timing {
 }
 
 async function main(): Promise<void> {
+  if (!['apply', 'create'].includes(flags['children-by']))
+    throw new Error(`--children-by=${flags['children-by']}: apply or create`);
   const n = Number(flags.labs);
   const phases = flags.phases.split(',').filter(Boolean) as PhaseName[];
   const operators = [...new Set(phases.map((p) => (p === 'floor-watched' ? 'ours' : p)))].filter(
@@ -107,7 +114,8 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   process.stdout.write(
-    `# bench/first-reconcile-floor.ts --labs=${n} --rounds=${flags.rounds} --phases=${phases.join(',')}, ` +
+    `# bench/first-reconcile-floor.ts --labs=${n} --rounds=${flags.rounds} --phases=${phases.join(',')} ` +
+      `--children-by=${flags['children-by']} --concurrency=${flags.concurrency}, ` +
       `${new Date().toISOString()}\nload average at start ${fmtLoad(loadAtStart)}, at the end ${fmtLoad(loadavg())}\n\n` +
       `${report(timings, phases)}\n`,
   );
@@ -203,11 +211,16 @@ async function startProcess(
 /** Each lab's first reconcile and nothing else: the four applies at once, then its status. */
 async function firstReconcileLoop(bench: Bench, ns: string, n: number): Promise<void> {
   const { saClient } = bench.plane;
+  const byCreate = flags['children-by'] === 'create';
   await eachLabAsCreated(bench, ns, n, async (lab) => {
     const [pvc, deployment, service] = await Promise.all(
-      childIntents(lab).map(({ type, intent, unhashed }) =>
-        saClient.apply(type, withIntentHash(intent, unhashed), { fieldManager: FIELD_MANAGER, force: true }),
-      ),
+      childIntents(lab).map(({ type, intent, unhashed }) => {
+        const child = withIntentHash(intent, unhashed);
+        const opts = { fieldManager: FIELD_MANAGER };
+        return byCreate
+          ? saClient.create(type, child, opts)
+          : saClient.apply(type, child, { ...opts, force: true });
+      }),
     );
     const observed: Observed = { problems: [], applyErrors: [], pvc, deployment, service };
     await saClient.apply(
