@@ -31,13 +31,16 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { StudyLab } from '../src/api/v1alpha1/index.js';
+import { formatMicroTime } from '../src/runtime/clock.js';
 import { Leases } from '../src/runtime/resources.js';
 import { withIntentHash } from '../src/studylab/intent.js';
 import { FIELD_MANAGER } from '../src/studylab/labels.js';
 import { StudyLabs } from '../src/studylab/resources.js';
 import { computeStatus, type Observed } from '../src/studylab/status.js';
 import { childIntents, claimsBound, createLabs } from './lib/labs.js';
-import { procCpuSeconds, type OperatorName, type OperatorProcess } from './lib/operator-process.js';
+import { round as roundTo } from './lib/figures.js';
+import { planeCpuSeconds } from './lib/loops.js';
+import { type OperatorName, type OperatorProcess } from './lib/operator-process.js';
 import {
   buildOperators,
   ceiling,
@@ -65,7 +68,6 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 
-const COMPONENTS: PlaneComponent[] = ['kube-apiserver', 'etcd', 'kube-controller-manager'];
 const LEASE_NAMESPACE = 'studylab-system';
 
 interface Timing {
@@ -145,7 +147,8 @@ async function runPhase(bench: Bench, phase: PhaseName, round: number, n: number
   try {
     const labs = new NamespaceWatch<StudyLab>(plane.admin, StudyLabs, ns);
     await labs.start();
-    const cpu0 = cpuOf(bench, op);
+    const planeCpu = planeCpuSeconds(bench);
+    const processCpu = op?.cpuSeconds() ?? 0;
     const t0 = performance.now();
     const done = labs.until(
       (m) => countWhere(m, labReconciled) >= n,
@@ -155,22 +158,18 @@ async function runPhase(bench: Bench, phase: PhaseName, round: number, n: number
     if (phase === 'floor' || phase === 'floor-watched') await firstReconcileLoop(bench, ns, n);
     else await createLabs(bench, ns, 0, n);
     const at = await done;
-    const cpu1 = cpuOf(bench, op);
+    const cpuMsPerLab = {
+      ...planeCpu.since(n),
+      process: roundTo((((op?.cpuSeconds() ?? 0) - processCpu) * 1000) / n, 2),
+    };
     await labs.stop();
     await claimsBound(bench, ns, n);
     if (op && phase !== 'floor-watched') await waitIdle(op, options.timeoutMs, 2000);
-    const perLab = (k: PlaneComponent | 'process'): number =>
-      Math.round(((cpu1[k] - cpu0[k]) * 1e6) / n) / 1000;
     return {
       phase,
       round,
       seconds: (at - t0) / 1000,
-      cpuMsPerLab: {
-        'kube-apiserver': perLab('kube-apiserver'),
-        etcd: perLab('etcd'),
-        'kube-controller-manager': perLab('kube-controller-manager'),
-        process: perLab('process'),
-      },
+      cpuMsPerLab,
     };
   } finally {
     await op?.stop();
@@ -192,7 +191,7 @@ async function startProcess(
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: { name, namespace: LEASE_NAMESPACE },
-      spec: { holderIdentity: 'nobody', leaseDurationSeconds: 3600, renewTime: microTime(new Date()) },
+      spec: { holderIdentity: 'nobody', leaseDurationSeconds: 3600, renewTime: formatMicroTime(Date.now()) },
     });
     const op = await startOperator(bench, 'ours', ns, 'standby', [
       '--leader-elect',
@@ -236,11 +235,6 @@ async function firstReconcileLoop(bench: Bench, ns: string, n: number): Promise<
   });
 }
 
-function cpuOf(bench: Bench, op: OperatorProcess | undefined): Record<PlaneComponent | 'process', number> {
-  const plane = Object.fromEntries(COMPONENTS.map((c) => [c, procCpuSeconds(bench.plane.pidOf(c))]));
-  return { ...plane, process: op ? procCpuSeconds(op.pid) : 0 } as Record<PlaneComponent | 'process', number>;
-}
-
 function report(timings: Timing[], phases: PhaseName[]): string {
   const lines = [
     '| phase | all reconciled (s), each round | mean | API server / etcd / controller manager / process CPU per lab (ms), mean |',
@@ -259,9 +253,6 @@ function report(timings: Timing[], phases: PhaseName[]): string {
   }
   return lines.join('\n');
 }
-
-/** A Lease's MicroTime: RFC 3339 with microseconds. */
-const microTime = (d: Date): string => d.toISOString().replace(/Z$/, '000Z');
 
 const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' ');
 

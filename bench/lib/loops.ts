@@ -356,7 +356,7 @@ async function converge(
 const PLANE_COMPONENTS: readonly PlaneComponent[] = ['kube-apiserver', 'etcd', 'kube-controller-manager'];
 
 /** The plane's CPU time from now: `since(n)` gives each component's ms per lab for n labs. */
-function planeCpuSeconds(bench: Bench): { since(n: number): Record<PlaneComponent, number> } {
+export function planeCpuSeconds(bench: Bench): { since(n: number): Record<PlaneComponent, number> } {
   const cpu = (c: PlaneComponent): number => procCpuSeconds(bench.plane.pidOf(c));
   const before = PLANE_COMPONENTS.map(cpu);
   return {
